@@ -1,0 +1,96 @@
+"""Checkpoints (orbax): the latest and the best, each with the data iterator state.
+
+Layout: `workdir/checkpoints/latest/<step>/` and `workdir/checkpoints/best/<step>/`,
+each holding three items: `state` (the TrainState's arrays), `data` (the input
+iterator's state, JSON) and `meta` (epoch, early-stopping counters, normalisation
+statistics, ... JSON). Orbax writes to a temporary folder and renames it when
+complete, so a run killed mid-save keeps its previous checkpoint intact.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jax
+import numpy as np
+import orbax.checkpoint as ocp
+
+from jaxdl.train.state import TrainState
+
+
+def _arrays(state: TrainState) -> dict:
+  return {"step": state.step, "params": state.params,
+          "opt_state": state.opt_state, "batch_stats": state.batch_stats}
+
+
+def _manager(directory: Path, max_to_keep: int) -> ocp.CheckpointManager:
+  # Each process manages its own view: process 0 writes, every process reads
+  # (a shared filesystem is assumed for multi-host resumption).
+  me = jax.process_index()
+  options = ocp.CheckpointManagerOptions(
+      max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False,
+      multiprocessing_options=ocp.options.MultiprocessingOptions(
+          primary_host=me, active_processes={me}))
+  return ocp.CheckpointManager(directory.absolute(), options=options,
+                               item_names=("state", "data", "meta"))
+
+
+class Checkpoints:
+  """The latest and best checkpoints of one run (see module doc)."""
+
+  def __init__(self, directory: str | Path, *, keep_latest: int = 2):
+    self.directory = Path(directory)
+    self.writer = jax.process_index() == 0
+    self.latest = _manager(self.directory / "latest", keep_latest)
+    self.best = _manager(self.directory / "best", 1)
+
+  def save(self, state: TrainState, *, data: dict, meta: dict, best: bool = False) -> None:
+    """Saves `state` (host or device arrays, unreplicated) as latest, and as best."""
+    if not self.writer:
+      return
+    arrays = jax.tree.map(np.asarray, jax.device_get(_arrays(state)))
+    step = int(arrays["step"])
+    args = ocp.args.Composite(state=ocp.args.PyTreeSave(arrays),
+                              data=ocp.args.JsonSave(data),
+                              meta=ocp.args.JsonSave(meta))
+    targets = [self.latest] + ([self.best] if best else [])
+    for manager in targets:
+      if manager.latest_step() != step:
+        manager.save(step, args=args)
+      manager.wait_until_finished()
+
+  def latest_step(self, which: str = "latest") -> int | None:
+    return getattr(self, which).latest_step()
+
+  def restore(self, template: TrainState, which: str = "latest",
+              step: int | None = None) -> tuple[TrainState, dict, dict]:
+    """Restores (state, data, meta) into `template`'s structure (static fields kept)."""
+    manager = getattr(self, which)
+    step = manager.latest_step() if step is None else step
+    if step is None:
+      raise FileNotFoundError(f"no {which} checkpoint in {self.directory}")
+    target = jax.tree.map(np.asarray, jax.device_get(_arrays(template)))
+    restored = manager.restore(step, args=ocp.args.Composite(
+        state=ocp.args.PyTreeRestore(target), data=ocp.args.JsonRestore(),
+        meta=ocp.args.JsonRestore()))
+    arrays = restored["state"]
+    state = template.replace(step=arrays["step"], params=arrays["params"],
+                             opt_state=arrays["opt_state"],
+                             batch_stats=arrays["batch_stats"])
+    return state, restored["data"], restored["meta"]
+
+  def close(self) -> None:
+    self.latest.close()
+    self.best.close()
+
+
+def restore_params(directory: str | Path, template: TrainState,
+                   which: str = "best") -> tuple[TrainState, dict]:
+  """(state, meta) of a finished run's best (or latest) checkpoint, for prediction."""
+  ckpts = Checkpoints(directory)
+  try:
+    state, _, meta = ckpts.restore(template, which)
+  finally:
+    ckpts.close()
+  return state, meta
