@@ -28,8 +28,10 @@ def _manager(directory: Path, max_to_keep: int) -> ocp.CheckpointManager:
   # Each process manages its own view: process 0 writes, every process reads
   # (a shared filesystem is assumed for multi-host resumption).
   me = jax.process_index()
+  if me == 0:
+    directory.mkdir(parents=True, exist_ok=True)
   options = ocp.CheckpointManagerOptions(
-      max_to_keep=max_to_keep, create=True, enable_async_checkpointing=False,
+      max_to_keep=max_to_keep, create=False, enable_async_checkpointing=False,
       multiprocessing_options=ocp.options.MultiprocessingOptions(
           primary_host=me, active_processes={me}))
   return ocp.CheckpointManager(directory.absolute(), options=options,

@@ -1,0 +1,108 @@
+"""Labelled image datasets for classification, from a config's `data` group.
+
+Three sources, one result: `{"train", "validation", "test"}` random-access sources
+of `{"image": uint8 [H, W, 3], "label": int32}` plus the class names.
+
+- "procedural": a generated TFDS dataset (prepared once on disk, `array_record`).
+- "folder": a user's folder, one sub-folder per class; split by seeded fractions.
+- "tfds": a prepared TFDS catalog dataset, features named by image_key/label_key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import numpy as np
+from PIL import Image
+
+from jaxdl.data import splits as splits_lib
+from jaxdl.data.images import ImageFolder
+from jaxdl.data.sources import Subset, tfds_source
+
+
+@dataclasses.dataclass
+class LabelledImages:
+  train: object
+  validation: object
+  test: object
+  class_names: tuple[str, ...]
+  description: str
+
+
+@dataclasses.dataclass
+class _Renamed:
+  """Maps a TFDS example to {"image", "label"}, resizing to `size`."""
+
+  source: object
+  image_key: str
+  label_key: str
+  size: int
+
+  def __len__(self):
+    return len(self.source)
+
+  def __getitem__(self, i):
+    ex = self.source[i]
+    image = np.asarray(ex[self.image_key])
+    if image.ndim == 2:
+      image = np.repeat(image[..., None], 3, axis=-1)
+    if image.shape[:2] != (self.size, self.size) or image.shape[-1] != 3:
+      image = np.asarray(Image.fromarray(image[..., :3].astype(np.uint8)).resize(
+          (self.size, self.size), Image.Resampling.BILINEAR))
+    return {"image": image, "label": np.int32(ex[self.label_key])}
+
+
+def _three_way(source, validation_fraction: float, test_fraction: float, seed: int):
+  n = len(source)
+  rest, test = splits_lib.holdout_split(n, test_fraction, seed)
+  train, val = splits_lib.holdout_split(len(rest), validation_fraction, seed + 1)
+  return Subset(source, rest[train]), Subset(source, rest[val]), Subset(source, test)
+
+
+def load_labelled_images(data, *, seed: int,
+                         procedural: Callable[[object], LabelledImages] | None = None
+                         ) -> LabelledImages:
+  """The splits named by config `data` (see module doc).
+
+  procedural: the experiment's generated-dataset loader, called with `data`.
+  """
+  if data.source == "procedural":
+    if procedural is None:
+      raise ValueError("this experiment has no procedural dataset")
+    return procedural(data)
+  if data.source == "folder":
+    if not data.folder:
+      raise ValueError("data.source='folder' needs --config.data.folder=PATH")
+    folder = ImageFolder(data.folder, size=data.image_size,
+                         class_names=tuple(data.class_names) or None)
+    train, val, test = _three_way(folder, data.validation_fraction,
+                                  data.test_fraction, seed)
+    skipped = f", {len(folder.skipped)} unreadable file(s) skipped" if folder.skipped else ""
+    return LabelledImages(train, val, test, folder.class_names,
+                          f"image folder {data.folder} ({len(folder)} images{skipped})")
+  if data.source == "tfds":
+    if not data.tfds_name:
+      raise ValueError("data.source='tfds' needs --config.data.tfds_name=NAME")
+    get = lambda split: _Renamed(tfds_source(data.tfds_name, split, data.data_dir or None),
+                                 data.image_key, data.label_key, data.image_size)
+    train = get(data.tfds_train_split)
+    test = get(data.tfds_test_split)
+    if data.tfds_validation_split:
+      val = get(data.tfds_validation_split)
+    else:
+      tr, va = splits_lib.holdout_split(len(train), data.validation_fraction, seed)
+      train, val = Subset(train, tr), Subset(train, va)
+    return LabelledImages(train, val, test, tuple(data.class_names),
+                          f"TFDS {data.tfds_name}")
+  raise ValueError(f"unknown data.source {data.source!r}; choose from: "
+                   "procedural, folder, tfds")
+
+
+def all_images(source) -> np.ndarray:
+  """Every image of a source, stacked: uint8 [N, H, W, 3]."""
+  return np.stack([source[i]["image"] for i in range(len(source))])
+
+
+def all_labels(source) -> np.ndarray:
+  return np.asarray([source[i]["label"] for i in range(len(source))], np.int32)
