@@ -73,7 +73,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.train.early_stopping = ml_collections.ConfigDict()
   c.train.early_stopping.monitor = "val/accuracy"
   c.train.early_stopping.mode = "max"
-  c.train.early_stopping.patience = 3   # epochs without improvement; 0 = never stop
+  c.train.early_stopping.patience = 2   # epochs without improvement; 0 = never stop
   c.train.early_stopping.min_delta = 0.0
 
   c.eval = ml_collections.ConfigDict()

@@ -78,8 +78,10 @@ class DayNight(tfds.core.GeneratorBasedBuilder):
 def prepare(train_size: int = 8000, validation_size: int = 1000, test_size: int = 1000,
             image_size: int = 64, seed: int = 0, data_dir: str | None = None):
   """Generates the dataset on disk once (later calls reuse it); returns its builder."""
-  builder = DayNight(config=builder_config(train_size, validation_size, test_size,
-                                           image_size, seed),
+  config = builder_config(train_size, validation_size, test_size, image_size, seed)
+  # TFDS takes a listed config by name only; other sizes as a custom config.
+  listed = {c.name for c in DayNight.BUILDER_CONFIGS}
+  builder = DayNight(config=config.name if config.name in listed else config,
                      data_dir=data_dir or None, file_format="array_record")
   builder.download_and_prepare()
   return builder

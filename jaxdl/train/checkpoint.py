@@ -19,6 +19,10 @@ import orbax.checkpoint as ocp
 from jaxdl.train.state import TrainState
 
 
+class CheckpointMismatchError(ValueError):
+  """A checkpoint whose arrays do not fit the state the config builds."""
+
+
 def _arrays(state: TrainState) -> dict:
   return {"step": state.step, "params": state.params,
           "opt_state": state.opt_state, "batch_stats": state.batch_stats}
@@ -73,10 +77,26 @@ class Checkpoints:
     if step is None:
       raise FileNotFoundError(f"no {which} checkpoint in {self.directory}")
     target = jax.tree.map(np.asarray, jax.device_get(_arrays(template)))
-    restored = manager.restore(step, args=ocp.args.Composite(
-        state=ocp.args.PyTreeRestore(target), data=ocp.args.JsonRestore(),
-        meta=ocp.args.JsonRestore()))
+    try:
+      restored = manager.restore(step, args=ocp.args.Composite(
+          state=ocp.args.PyTreeRestore(target), data=ocp.args.JsonRestore(),
+          meta=ocp.args.JsonRestore()))
+    except (ValueError, KeyError, TypeError) as e:
+      raise CheckpointMismatchError(
+          f"the {which} checkpoint (step {step}) in {self.directory} does not match "
+          f"the model and optimiser of this config (was the model or optimiser "
+          f"changed? use a new --workdir): {str(e).splitlines()[0]}") from None
     arrays = restored["state"]
+    mismatched = [
+        f"{jax.tree_util.keystr(path)}: checkpoint {np.shape(got)} vs config {np.shape(want)}"
+        for (path, want), got in zip(jax.tree_util.tree_leaves_with_path(target),
+                                     jax.tree.leaves(arrays))
+        if np.shape(got) != np.shape(want)]
+    if mismatched or jax.tree.structure(arrays) != jax.tree.structure(target):
+      raise CheckpointMismatchError(
+          f"the {which} checkpoint (step {step}) in {self.directory} does not match "
+          f"the model and optimiser of this config (use a new --workdir): "
+          f"{'; '.join(mismatched[:3]) or 'different parameter tree'}")
     state = template.replace(step=arrays["step"], params=arrays["params"],
                              opt_state=arrays["opt_state"],
                              batch_stats=arrays["batch_stats"])

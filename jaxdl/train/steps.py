@@ -81,7 +81,7 @@ def train_step(state: TrainState, batch: Batch, rng: jax.Array,
       params=optax.apply_updates(state.params, updates),
       opt_state=opt_state,
       batch_stats=mutated.get("batch_stats", state.batch_stats))
-  metrics["grad_norm"] = optax.global_norm(grads)
+  metrics["grad_norm"] = optax.tree.norm(grads)
   return new_state, metrics
 
 
