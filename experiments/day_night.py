@@ -24,6 +24,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdl import cli
 from jaxdl import config as config_lib
 from jaxdl import losses, metrics, plots
 from jaxdl.data import image_classification, pipeline, splits, transforms
@@ -116,7 +117,8 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
       plots.fold_scores(results["cross_validation"]["scores"],
                         workdir / "plots" / "cross_validation.png")
   elif config.eval.protocol != "holdout":
-    raise ValueError(f"unknown eval.protocol {config.eval.protocol!r}")
+    raise config_lib.ConfigError(f"unknown eval.protocol {config.eval.protocol!r}; "
+                                 "choose from: holdout, kfold, iterated_kfold")
 
   # Train with hold-out validation, early stopping and checkpoints.
   eval_fn = strategy.compile_eval_step(eval_step)
@@ -260,9 +262,6 @@ def _predict_args(p: argparse.ArgumentParser) -> None:
 
 
 def main(argv=None) -> int:
-  logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
-                      datefmt="%H:%M:%S")
-  logging.getLogger("absl").setLevel(logging.WARNING)
   verb, args, overrides = config_lib.parse_command(
       argv, verbs={"train": _train_args, "predict": _predict_args},
       prog="python -m experiments.day_night")
@@ -282,4 +281,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-  sys.exit(main())
+  sys.exit(cli.run(main))

@@ -558,7 +558,7 @@ def _fold_scores_figure(
     flat = scores.ravel()
     k = flat.size
     mean = float(flat.mean())
-    std = float(flat.std(ddof=1)) if k > 1 else 0.0
+    std = float(flat.std())  # population std (ddof=0), as metrics.mean_and_std
 
     # The y axis is zoomed onto the scores: fold-to-fold differences of a percent are
     # what a reader looks for, and bars from zero would flatten them. Bars therefore
@@ -624,8 +624,8 @@ def fold_scores(
         flat ``[R * K]`` or ``[R, K]`` (R repeats, bars coloured by repeat).
       path: where to write the PNG.
       metric: name of the score, the y-axis label.
-      title: figure title; a second line gives mean ± std. The std is the sample
-        standard deviation (ddof=1), 0 for a single fold.
+      title: figure title; a second line gives mean ± std. The std is the
+        population standard deviation (ddof=0), the one results.json reports.
 
     Returns:
       ``path`` as a :class:`~pathlib.Path`.

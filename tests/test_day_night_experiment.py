@@ -163,6 +163,26 @@ def test_image_folder_with_a_corrupt_file_trains_on_the_others(tmp_path):
   assert "corrupt.png" in proc.stderr
 
 
+def test_a_prepared_tfds_dataset_by_name(tfds_dir, tmp_path):
+  # Any prepared TFDS dataset is read from its files by name, here the generated one.
+  quick_run(tmp_path / "w", tfds_dir, "--config.data.source=tfds",
+            "--config.data.tfds_name=day_night/384-96-96-32px-seed0",
+            "--config.data.tfds_validation_split=validation", check=True)
+  results = json.loads((tmp_path / "w" / "results.json").read_text())
+  assert results["data"] == {"description": "TFDS day_night/384-96-96-32px-seed0",
+                             "train": 384, "validation": 96, "test": 96}
+  assert results["test"]["accuracy"] > results["baseline"]["accuracy"]
+
+
+def test_a_tfds_dataset_that_is_not_prepared_is_a_clear_error(tmp_path):
+  proc = run_python([*QUICK, "--workdir", str(tmp_path / "w"), "--config.data.source=tfds",
+                     "--config.data.tfds_name=mnist",
+                     f"--config.data.data_dir={tmp_path / 'empty'}"])
+  assert proc.returncode != 0
+  last = proc.stderr.strip().splitlines()[-1]
+  assert "'mnist' is not prepared" in last and "tfds build mnist" in last
+
+
 def test_empty_image_folder_is_a_clear_error(tmp_path):
   (tmp_path / "images" / "day").mkdir(parents=True)
   (tmp_path / "images" / "night").mkdir(parents=True)

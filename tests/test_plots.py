@@ -256,15 +256,15 @@ def test_image_grid_rejects_bad_input(tmp_path):
 # --------------------------------------------------------------------- fold scores
 
 
-def test_fold_scores_mean_and_sample_std(tmp_path):
+def test_fold_scores_mean_and_population_std(tmp_path):
     path = plots.fold_scores([0.8, 0.9, 1.0], tmp_path / "h" / "i" / "folds.png")
     _read_png(path)
 
     fig = plots._fold_scores_figure([0.8, 0.9, 1.0])
     (ax,) = fig.axes
-    # mean 0.9, sample std sqrt(((-0.1)^2 + 0 + 0.1^2) / 2) = 0.1
-    assert ax.get_title() == "Cross-validation scores\naccuracy: 0.9 ± 0.1 over 3 folds"
-    assert _legend_texts(ax) == ["± 1 std (0.1)", "mean (0.9)"]
+    # mean 0.9, population std sqrt(((-0.1)^2 + 0 + 0.1^2) / 3) = 0.0816
+    assert ax.get_title() == "Cross-validation scores\naccuracy: 0.9 ± 0.082 over 3 folds"
+    assert _legend_texts(ax) == ["± 1 std (0.082)", "mean (0.9)"]
     assert ax.get_xlabel() == "fold" and ax.get_ylabel() == "accuracy"
     assert [t.get_text() for t in ax.texts] == ["0.8", "0.9", "1"]
     assert len(ax.patches) == 3 + 1  # three bars and the std band

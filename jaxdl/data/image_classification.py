@@ -16,6 +16,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
+from jaxdl.config import ConfigError
 from jaxdl.data import splits as splits_lib
 from jaxdl.data.images import ImageFolder
 from jaxdl.data.sources import Subset, tfds_source
@@ -69,11 +70,11 @@ def load_labelled_images(data, *, seed: int,
   """
   if data.source == "procedural":
     if procedural is None:
-      raise ValueError("this experiment has no procedural dataset")
+      raise ConfigError("this experiment has no procedural dataset")
     return procedural(data)
   if data.source == "folder":
     if not data.folder:
-      raise ValueError("data.source='folder' needs --config.data.folder=PATH")
+      raise ConfigError("data.source='folder' needs --config.data.folder=PATH")
     folder = ImageFolder(data.folder, size=data.image_size,
                          class_names=tuple(data.class_names) or None)
     train, val, test = _three_way(folder, data.validation_fraction,
@@ -83,7 +84,7 @@ def load_labelled_images(data, *, seed: int,
                           f"image folder {data.folder} ({len(folder)} images{skipped})")
   if data.source == "tfds":
     if not data.tfds_name:
-      raise ValueError("data.source='tfds' needs --config.data.tfds_name=NAME")
+      raise ConfigError("data.source='tfds' needs --config.data.tfds_name=NAME")
     get = lambda split: _Renamed(tfds_source(data.tfds_name, split, data.data_dir or None),
                                  data.image_key, data.label_key, data.image_size)
     train = get(data.tfds_train_split)
@@ -95,7 +96,7 @@ def load_labelled_images(data, *, seed: int,
       train, val = Subset(train, tr), Subset(train, va)
     return LabelledImages(train, val, test, tuple(data.class_names),
                           f"TFDS {data.tfds_name}")
-  raise ValueError(f"unknown data.source {data.source!r}; choose from: "
+  raise ConfigError(f"unknown data.source {data.source!r}; choose from: "
                    "procedural, folder, tfds")
 
 

@@ -77,8 +77,9 @@ def tfds_source(name: str, split: str, data_dir: str | None = None):
 
   try:
     builder = tfds.builder(name, data_dir=data_dir)
-  except Exception as e:  # unknown name, bad config
-    raise DatasetNotPreparedError(f"TFDS dataset {name!r}: {e}") from None
+  except Exception as e:  # unknown name or config: TFDS lists its whole catalog
+    first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    raise DatasetNotPreparedError(f"TFDS dataset {name!r}: {first}") from None
   if not Path(builder.data_dir).exists():
     raise DatasetNotPreparedError(
         f"TFDS dataset {name!r} is not prepared in {builder.data_dir}; prepare it "

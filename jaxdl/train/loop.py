@@ -163,7 +163,7 @@ def fit(state: TrainState, *, train_step: Callable, train_batches, steps_per_epo
         window_start, window_examples = time.perf_counter(), 0
       if end_of_epoch:
         loop["epoch"] += 1
-        is_best = False
+        is_best = validate is None  # without validation, the latest is the best
         if validate is not None:
           val = validate(placed)
           value = val.get(early_stopping.monitor)
@@ -189,7 +189,7 @@ def fit(state: TrainState, *, train_step: Callable, train_batches, steps_per_epo
     bar.close()
     logger.close()
   state = strategy.unreplicate(placed)
-  if validate is None and loop["best_step"] is None:
+  if validate is None:
     loop["best_step"] = int(state.step)
   checkpoints.close()
   return FitResult(state=state, best_step=loop["best_step"],

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import optax
 
+from jaxdl.config import ConfigError
+
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "warmup_cosine", "step")
 
@@ -28,7 +30,7 @@ def make_schedule(config, total_steps: int) -> optax.Schedule:
     every = max(int(config.decay_every_steps), 1)
     return optax.exponential_decay(lr, every, float(config.decay_factor),
                                    staircase=True)
-  raise ValueError(f"unknown schedule {name!r}; choose from: {', '.join(SCHEDULES)}")
+  raise ConfigError(f"unknown optim.schedule {name!r}; choose from: {', '.join(SCHEDULES)}")
 
 
 def make_optimizer(config, total_steps: int) -> optax.GradientTransformation:
@@ -44,7 +46,7 @@ def make_optimizer(config, total_steps: int) -> optax.GradientTransformation:
   elif name == "adamw":
     tx = optax.adamw(schedule, weight_decay=float(config.weight_decay))
   else:
-    raise ValueError(f"unknown optimizer {name!r}; choose from: {', '.join(OPTIMIZERS)}")
+    raise ConfigError(f"unknown optim.name {name!r}; choose from: {', '.join(OPTIMIZERS)}")
   if float(config.grad_clip_norm) > 0:
     tx = optax.chain(optax.clip_by_global_norm(float(config.grad_clip_norm)), tx)
   return tx

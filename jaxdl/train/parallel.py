@@ -24,6 +24,8 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import NamedSharding, PartitionSpec as P
 
+from jaxdl.config import ConfigError
+
 STRATEGIES = ("single", "pmap", "shard_map")
 AXIS = "devices"
 
@@ -36,7 +38,7 @@ class Strategy:
 
   def __post_init__(self):
     if self.name not in STRATEGIES:
-      raise ValueError(f"unknown parallel strategy {self.name!r}; choose from: "
+      raise ConfigError(f"unknown train.parallel strategy {self.name!r}; choose from: "
                        f"{', '.join(STRATEGIES)}")
     if self.name == "shard_map":
       self.mesh = jax.make_mesh((jax.device_count(),), (AXIS,),
@@ -60,9 +62,12 @@ class Strategy:
 
   def check_batch_size(self, global_batch_size: int) -> None:
     """Raises ValueError unless the global batch splits evenly over devices and processes."""
-    n = self.num_devices * (jax.process_count() if self.name == "single" else 1)
+    if self.name == "single" and jax.process_count() > 1:
+      raise ConfigError("the 'single' strategy runs one device; with several "
+                       "processes use --config.train.parallel=pmap or shard_map")
+    n = self.num_devices
     if global_batch_size % n:
-      raise ValueError(
+      raise ConfigError(
           f"batch size {global_batch_size} does not split evenly over {n} devices "
           f"({self.name}); choose a multiple of {n}")
 

@@ -1,0 +1,40 @@
+"""What every experiment's command line shares: logging set-up and clean errors.
+
+Failures a user can fix (a bad image folder, an unwritable workdir, a dataset that
+is not prepared, a NaN loss, a checkpoint from another model) end with one line,
+`error: <what and where>`, and exit code 1 (2 for a config value), not a
+traceback. Bugs keep theirs.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Callable, Sequence
+
+from jaxdl.config import ConfigError
+from jaxdl.data.images import ImageError
+from jaxdl.data.sources import DatasetNotPreparedError
+from jaxdl.train.checkpoint import CheckpointMismatchError
+from jaxdl.train.loop import NonFiniteLossError
+from jaxdl.workdir import WorkdirError
+
+USER_ERRORS = (ImageError, DatasetNotPreparedError, CheckpointMismatchError,
+               NonFiniteLossError, WorkdirError, FileNotFoundError)
+
+
+def run(main: Callable[[Sequence[str] | None], int],
+        argv: Sequence[str] | None = None) -> int:
+  """Calls main(argv) with logging set up; user errors become one stderr line, exit 1."""
+  logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
+                      datefmt="%H:%M:%S")
+  for noisy in ("absl", "jax._src.xla_bridge", "orbax"):
+    logging.getLogger(noisy).setLevel(logging.WARNING)
+  try:
+    return main(argv)
+  except ConfigError as e:  # a config value that only proves wrong once used
+    print(f"error: {e}", file=sys.stderr)
+    return 2
+  except USER_ERRORS as e:
+    print(f"error: {e}", file=sys.stderr)
+    return 1
