@@ -30,15 +30,35 @@ from jaxdl import losses, metrics, plots
 from jaxdl.data import image_classification, pipeline, splits, transforms
 from jaxdl.data.images import ImageError, load_image
 from jaxdl.models import ShallowCNN
-from jaxdl.train import checkpoint, cross_validation, distributed, loop
-from jaxdl.train.optim import make_optimizer
-from jaxdl.train.parallel import Strategy
+from jaxdl.train import checkpoint, cross_validation, loop
+from jaxdl.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer
+from jaxdl.train.parallel import STRATEGIES, Strategy
 from jaxdl.train.state import TrainState, params_sha256
 from jaxdl.train.steps import eval_step, predict_step, train_step
-from jaxdl.workdir import prepare_workdir, write_json
+from jaxdl.workdir import load_run_config, prepare_workdir, write_json
 
 DEFAULT_CONFIG = "configs/day_night.py"
 log = logging.getLogger("day_night")
+
+
+CHOICES = {
+    "data.source": ("procedural", "folder", "tfds"),
+    "optim.name": OPTIMIZERS,
+    "optim.schedule": SCHEDULES,
+    "train.parallel": STRATEGIES,
+    "train.early_stopping.mode": ("max", "min"),
+    "train.early_stopping.monitor": ("val/accuracy", "val/loss"),
+    "eval.protocol": ("holdout", "kfold", "iterated_kfold"),
+    "eval.cv_mode": ("vmap", "sequential"),
+}
+
+
+def check_config(config) -> None:
+  """Refuses, before any work, values that are not among their choices."""
+  config_lib.check_choices(config, CHOICES)
+  if len(config.data.class_names) != 2 and config.data.source != "folder":
+    raise config_lib.ConfigError("data.class_names must name 2 classes (the model "
+                                 f"is binary), got {tuple(config.data.class_names)}")
 
 
 # -- data ---------------------------------------------------------------------
@@ -68,30 +88,31 @@ def create_state(config, rng: jax.Array, total_steps: int) -> TrainState:
 
 # -- train and evaluate -------------------------------------------------------
 def _predict_probs(state, source, transform, batch_size) -> np.ndarray:
-  """p_night for every example of `source`, in order."""
-  predict = jax.jit(predict_step)
-  probs = []
-  for batch in pipeline.evaluation_batches(source, global_batch_size=batch_size,
-                                           transform=transform, process_index=0,
-                                           process_count=1):
-    logits = predict(state, {"inputs": batch["inputs"]})
-    probs.append(np.asarray(jax.nn.sigmoid(logits))[batch["mask"] > 0])
-  return np.concatenate(probs)
+  """p(class 1) for every example of `source`, in order (on this process)."""
+  logits = loop.predict_all(jax.jit(predict_step), state, pipeline.evaluation_batches(
+      source, global_batch_size=batch_size, transform=transform, process_index=0,
+      process_count=1))
+  return np.asarray(jax.nn.sigmoid(logits))
 
 
 def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) -> dict:
-  """Runs the whole case study; writes everything into `workdir`; returns results."""
-  workdir = prepare_workdir(workdir, config)
+  """Runs the whole case study; writes everything into `workdir`; returns results
+  (on process 0; other processes train their share and return {})."""
+  check_config(config)
   strategy = Strategy(config.train.parallel)
   strategy.check_batch_size(config.train.batch_size)
+  eval_batch_size = strategy.round_batch_size(config.eval.batch_size)
+  workdir = prepare_workdir(workdir, config)
 
   # Data: normalisation statistics come from the training split only.
   data = load_data(config)
   log.info("data: %s; %d train / %d validation / %d test", data.description,
            len(data.train), len(data.validation), len(data.test))
-  train_images = image_classification.all_images(data.train)
-  train_labels = image_classification.all_labels(data.train)
-  mean, std = transforms.channel_stats(train_images)
+  if len(data.class_names) != 2:
+    raise config_lib.ConfigError(f"the model is binary but the data has classes "
+                                 f"{list(data.class_names)}")
+  mean, std = transforms.channel_stats(
+      image_classification.sample_images(data.train, seed=config.seed))
   transform = transforms.classification_example(mean, std)
   augment = (transforms.image_augmentation(
       flip=config.augment.flip, crop_padding=config.augment.crop_padding,
@@ -99,7 +120,7 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
              if (config.augment.flip or config.augment.crop_padding
                  or config.augment.brightness) else None)
   batch_size = config.train.batch_size
-  steps_per_epoch = len(data.train) // batch_size
+  steps_per_epoch = pipeline.steps_per_epoch(len(data.train), batch_size)
   train_batches = pipeline.training_batches(
       data.train, global_batch_size=batch_size, seed=config.seed,
       num_epochs=config.train.epochs, transform=transform, augment=augment)
@@ -116,14 +137,11 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
     if jax.process_index() == 0:
       plots.fold_scores(results["cross_validation"]["scores"],
                         workdir / "plots" / "cross_validation.png")
-  elif config.eval.protocol != "holdout":
-    raise config_lib.ConfigError(f"unknown eval.protocol {config.eval.protocol!r}; "
-                                 "choose from: holdout, kfold, iterated_kfold")
 
   # Train with hold-out validation, early stopping and checkpoints.
   eval_fn = strategy.compile_eval_step(eval_step)
   val_batches = pipeline.evaluation_batches(
-      data.validation, global_batch_size=config.eval.batch_size, transform=transform)
+      data.validation, global_batch_size=eval_batch_size, transform=transform)
 
   def validate(placed_state):
     return {f"val/{k}": v for k, v in
@@ -139,10 +157,13 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
       meta={"normalization": {"mean": mean.tolist(), "std": std.tolist()},
             "class_names": list(data.class_names)})
 
+  if jax.process_index() != 0:
+    return {}  # process 0 tests, plots and writes
   # Test the best checkpoint (chosen on validation, never on test).
   best, _ = checkpoint.restore_params(workdir / "checkpoints", fit.state, "best")
   test_labels = image_classification.all_labels(data.test)
-  probs = _predict_probs(best, data.test, transform, config.eval.batch_size)
+  train_labels = image_classification.all_labels(data.train)
+  probs = _predict_probs(best, data.test, transform, eval_batch_size)
   test = metrics.binary_metrics(test_labels, probs, threshold=config.eval.threshold)
   test["auc"] = metrics.roc_auc(test_labels, probs)
   baseline = metrics.majority_baseline(train_labels, test_labels)
@@ -157,14 +178,14 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
                 "best_params_sha256": params_sha256(best.params),
                 "stopped_early": fit.stopped_early},
       "data": {"description": data.description, "train": len(data.train),
-               "validation": len(data.validation), "test": len(data.test)},
+               "validation": len(data.validation), "test": len(data.test),
+               "skipped_files": data.skipped_files},
       "devices": {"strategy": strategy.name, "devices": strategy.num_devices,
                   "processes": jax.process_count(), "platform": jax.default_backend()},
       "config": config_lib.config_to_dict(config),
   })
-  if jax.process_index() == 0:
-    write_json(workdir / "results.json", results)
-    make_plots(workdir, data, test_labels, probs, test, config)
+  write_json(workdir / "results.json", results)
+  make_plots(workdir, data, test_labels, probs, test, config)
   return results
 
 
@@ -177,7 +198,9 @@ def run_cross_validation(config, data, transform, augment, *, progress=True) -> 
     folds = splits.kfold_splits(n, k, seed=config.seed)
   else:
     folds = splits.iterated_kfold_splits(n, k, config.eval.iterations, config.seed)
-  steps = (len(folds[0][0]) // config.train.batch_size) * config.eval.cv_epochs
+  folds = splits.equal_size(folds)  # equal step counts, so K models train together
+  steps = pipeline.steps_per_epoch(len(folds[0][0]), config.train.batch_size) * \
+      config.eval.cv_epochs
   result = cross_validation.cross_validate(
       make_state=lambda key: create_state(config, key, steps), source=pool,
       splits=folds, transform=transform, augment=augment,
@@ -220,10 +243,7 @@ def make_plots(workdir: Path, data, labels, probs, test, config) -> None:
 def predict(workdir: str | Path, paths: list[str], *, out=sys.stdout) -> int:
   """Prints one JSON line per image; returns the exit code (1 if every file failed)."""
   workdir = Path(workdir)
-  config_path = workdir / "config.json"
-  if not config_path.exists():
-    raise FileNotFoundError(f"{workdir}: no config.json; is this a finished run's workdir?")
-  config = config_lib.config_from_dict(json.loads(config_path.read_text()))
+  config = load_run_config(workdir)
   template = create_state(config, jax.random.key(0), 1)
   state, meta = checkpoint.restore_params(workdir / "checkpoints", template, "best")
   norm = meta["normalization"]
@@ -250,9 +270,7 @@ def _train_args(p: argparse.ArgumentParser) -> None:
   """Train and evaluate (the default verb)."""
   config_lib.add_config_arguments(p, DEFAULT_CONFIG)
   p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-  p.add_argument("--coordinator", help="HOST:PORT of process 0, for multi-process runs")
-  p.add_argument("--num_processes", type=int)
-  p.add_argument("--process_id", type=int)
+  cli.add_distributed_arguments(p)
 
 
 def _predict_args(p: argparse.ArgumentParser) -> None:
@@ -268,7 +286,7 @@ def main(argv=None) -> int:
   if verb == "predict":
     return predict(args.workdir, args.images)
   config = config_lib.config_or_exit(args.config, overrides)
-  distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+  cli.initialize_distributed(args)
   t0 = time.perf_counter()
   results = train_and_evaluate(config, args.workdir, progress=not args.no_progress)
   if jax.process_index() == 0:

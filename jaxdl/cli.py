@@ -8,19 +8,35 @@ traceback. Bugs keep theirs.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
 from typing import Callable, Sequence
 
 from jaxdl.config import ConfigError
 from jaxdl.data.images import ImageError
-from jaxdl.data.sources import DatasetNotPreparedError
+from jaxdl.data.sources import DataError, DatasetNotPreparedError
 from jaxdl.train.checkpoint import CheckpointMismatchError
 from jaxdl.train.loop import NonFiniteLossError
 from jaxdl.workdir import WorkdirError
 
-USER_ERRORS = (ImageError, DatasetNotPreparedError, CheckpointMismatchError,
+USER_ERRORS = (ImageError, DataError, DatasetNotPreparedError, CheckpointMismatchError,
                NonFiniteLossError, WorkdirError, FileNotFoundError)
+
+
+def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
+  """--coordinator HOST:PORT (or auto), --num_processes, --process_id."""
+  parser.add_argument("--coordinator",
+                      help="HOST:PORT of process 0 for multi-process runs ('auto' on "
+                           "TPU pods / SLURM)")
+  parser.add_argument("--num_processes", type=int)
+  parser.add_argument("--process_id", type=int)
+
+
+def initialize_distributed(args: argparse.Namespace) -> None:
+  """jax.distributed set-up from `add_distributed_arguments`' flags (no-op alone)."""
+  from jaxdl.train import distributed
+  distributed.initialize(args.coordinator, args.num_processes, args.process_id)
 
 
 def run(main: Callable[[Sequence[str] | None], int],

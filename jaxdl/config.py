@@ -59,6 +59,7 @@ from ml_collections import config_dict as _config_dict
 
 __all__ = [
     "ConfigError",
+    "check_choices",
     "load_config",
     "apply_overrides",
     "parse_overrides",
@@ -453,6 +454,23 @@ def config_or_exit(
         return build_config(source, overrides)
     except ConfigError as e:
         _exit_with(e)
+
+
+def check_choices(
+    config: ml_collections.ConfigDict, choices: Mapping[str, Sequence[Any]]
+) -> None:
+    """Raises ConfigError unless each dotted key's value is one of its choices.
+
+    Experiments call it before any work, so a typo in a value such as
+    ``train.parallel=pmapp`` stops the run at once, like an unknown key does.
+    """
+    for key, allowed in choices.items():
+        group, leaf = _find(config, key)
+        value = group[leaf]
+        if value not in allowed:
+            raise ConfigError(
+                f"config key {key!r} is {value!r}; choose from: "
+                + ", ".join(str(a) for a in allowed))
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, default_config: str) -> None:

@@ -29,6 +29,21 @@ def write_json(path: str | Path, obj: Any) -> Path:
   return path
 
 
+def load_run_config(workdir: str | Path):
+  """The config a finished run in `workdir` was started with (its config.json)."""
+  path = Path(workdir) / "config.json"
+  if not path.exists():
+    raise FileNotFoundError(f"{workdir}: no config.json; is this a run's workdir?")
+  return config_lib.config_from_dict(json.loads(path.read_text()))
+
+
+def barrier(name: str) -> None:
+  """Waits for every process (no-op with one process)."""
+  if jax.process_count() > 1:
+    from jax.experimental import multihost_utils
+    multihost_utils.sync_global_devices(name)
+
+
 def prepare_workdir(workdir: str | Path, config) -> Path:
   """Creates `workdir` (process 0), checks it is writable, writes config.json.
 

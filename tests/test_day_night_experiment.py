@@ -64,28 +64,52 @@ def test_same_seed_same_bits(finished_run, tfds_dir, tmp_path):
   assert c["params_sha256"] != a["params_sha256"]
 
 
-def test_sigkill_then_resume_matches_uninterrupted(tfds_dir, tmp_path):
+def _checkpoint_steps(workdir):
+  latest = workdir / "checkpoints" / "latest"
+  return sorted(int(p.name) for p in latest.glob("*") if p.name.isdigit()) \
+      if latest.exists() else []
+
+
+def _logged_train_steps(workdir):
+  path = workdir / "metrics.jsonl"
+  if not path.exists():
+    return []
+  return [json.loads(l)["step"] for l in path.read_text().splitlines()
+          if l.endswith("}") and "train/loss" in l]
+
+
+# Kill points: before any checkpoint, and in the middle of an epoch after one
+# (12 steps an epoch; log_every=1 makes progress visible step by step).
+KILL_WHEN = {
+    "before_first_checkpoint": lambda w: not _checkpoint_steps(w) and
+                                         len(_logged_train_steps(w)) >= 3,
+    "mid_epoch_after_a_checkpoint": lambda w: _checkpoint_steps(w) and
+                                              _logged_train_steps(w)[-1] % 12 >= 3,
+}
+
+
+@pytest.mark.parametrize("when", sorted(KILL_WHEN))
+def test_sigkill_then_resume_matches_uninterrupted(tfds_dir, tmp_path, when):
   extra = [f"--config.data.data_dir={tfds_dir}", "--config.train.epochs=5",
-           "--config.train.early_stopping.patience=0"]
+           "--config.train.early_stopping.patience=0", "--config.train.log_every=1"]
   reference = tmp_path / "reference"
   run_python([*QUICK, "--workdir", str(reference), *extra], check=True)
   killed = tmp_path / "killed"
   env = dict(os.environ, PYTHONPATH=str(REPO))
   env.pop("XLA_FLAGS", None)
-  proc = subprocess.Popen([sys.executable, *QUICK, "--workdir", str(killed), *extra,
-                           "--config.train.log_every=1"], cwd=REPO, env=env,
-                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-  latest = killed / "checkpoints" / "latest"
+  proc = subprocess.Popen([sys.executable, *QUICK, "--workdir", str(killed), *extra],
+                          cwd=REPO, env=env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.DEVNULL)
   deadline = time.time() + 240
   while time.time() < deadline and proc.poll() is None:
-    steps = [p for p in latest.glob("*") if p.name.isdigit()] if latest.exists() else []
-    if steps:  # killed after its first checkpoint, mid-training
+    if KILL_WHEN[when](killed):
       break
-    time.sleep(0.05)
+    time.sleep(0.01)
   assert proc.poll() is None, "the run finished before it could be killed"
   proc.send_signal(signal.SIGKILL)
   proc.wait()
-  rows = (killed / "metrics.jsonl").read_text().splitlines()
+  assert KILL_WHEN[when](killed), "killed at the wrong point"
+  killed_at = _logged_train_steps(killed)[-1]
   assert not (killed / "results.json").exists()
   run_python([*QUICK, "--workdir", str(killed), *extra], check=True)
   ref = json.loads((reference / "results.json").read_text())
@@ -93,10 +117,72 @@ def test_sigkill_then_resume_matches_uninterrupted(tfds_dir, tmp_path):
   assert got["train"]["params_sha256"] == ref["train"]["params_sha256"]
   assert got["train"]["best_params_sha256"] == ref["train"]["best_params_sha256"]
   assert got["test"] == ref["test"]
-  # The logs describe one history: each step logged once.
-  steps = [json.loads(l)["step"] for l in (killed / "metrics.jsonl").read_text().splitlines()
-           if "train/loss" in l]
-  assert len(steps) == len(set(steps)) and len(rows) > 0
+  # The logs describe one history: each step logged once, in order, including
+  # the steps redone after the kill.
+  steps = _logged_train_steps(killed)
+  assert steps == list(range(1, 61)) and killed_at < 60
+
+
+def test_early_stopping_follows_the_logged_validation(tfds_dir, tmp_path):
+  workdir = tmp_path / "w"
+  quick_run(workdir, tfds_dir, "--config.train.epochs=8",
+            "--config.train.early_stopping.patience=1",
+            "--config.train.early_stopping.monitor=val/loss",
+            "--config.train.early_stopping.mode=min", check=True)
+  results = json.loads((workdir / "results.json").read_text())["train"]
+  val = [json.loads(l) for l in (workdir / "metrics.jsonl").read_text().splitlines()
+         if "val/loss" in l]
+  # Replay the rule on the logged values: stop at the first epoch that does not
+  # improve on the best so far; the best checkpoint is the best epoch before it.
+  best, best_step, stop_step = None, None, None
+  for row in val:
+    if best is None or row["val/loss"] < best:
+      best, best_step = row["val/loss"], row["step"]
+    else:
+      stop_step = row["step"]
+      break
+  # Each logged "best" flag marks exactly the epochs that improved on all before.
+  running, expected = None, []
+  for row in val:
+    expected.append(running is None or row["val/loss"] < running)
+    running = row["val/loss"] if expected[-1] else running
+  assert [r["best"] for r in val] == expected
+  assert results["best_step"] == best_step
+  assert results["best_val_accuracy"] == pytest.approx(best, abs=1e-6)  # the monitored value
+  if stop_step is None:
+    assert not results["stopped_early"] and results["steps"] == 8 * 12
+  else:
+    assert results["stopped_early"] and results["steps"] == stop_step < 8 * 12
+
+
+def test_two_processes_run_the_experiment(tfds_dir, tmp_path):
+  import socket
+  with socket.socket() as s:
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+  env = dict(os.environ, PYTHONPATH=str(REPO))
+  env.pop("XLA_FLAGS", None)
+  args = [*QUICK, "--workdir", str(tmp_path / "multi"), f"--config.data.data_dir={tfds_dir}",
+          "--config.train.parallel=shard_map", "--config.train.epochs=1",
+          "--coordinator", f"127.0.0.1:{port}", "--num_processes", "2"]
+  procs = [subprocess.Popen([sys.executable, *args, "--process_id", str(i)], cwd=REPO,
+                            env=env, text=True, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE) for i in range(2)]
+  outs = [p.communicate(timeout=300) for p in procs]
+  for p, (_, err) in zip(procs, outs):
+    assert p.returncode == 0, err[-3000:]
+  multi = json.loads((tmp_path / "multi" / "results.json").read_text())
+  assert multi["devices"] == {"strategy": "shard_map", "devices": 2, "processes": 2,
+                              "platform": "cpu"}
+  single_dir = tmp_path / "single"
+  quick_run(single_dir, tfds_dir, "--config.train.parallel=shard_map",
+            "--config.train.epochs=1", check=True, devices=2)
+  single = json.loads((single_dir / "results.json").read_text())
+  assert single["devices"]["processes"] == 1 and single["devices"]["devices"] == 2
+  assert multi["train"]["steps"] == single["train"]["steps"] == 12
+  assert multi["test"]["confusion_matrix"] == single["test"]["confusion_matrix"]
+  assert multi["train"]["final_loss"] == pytest.approx(single["train"]["final_loss"],
+                                                       abs=1e-4)
 
 
 def test_predict_prints_a_line_per_image_and_survives_bad_files(finished_run, tmp_path):
@@ -159,7 +245,7 @@ def test_image_folder_with_a_corrupt_file_trains_on_the_others(tmp_path):
   results = json.loads((tmp_path / "w" / "results.json").read_text())
   assert results["data"]["train"] + results["data"]["validation"] + \
       results["data"]["test"] == 80
-  assert "1 unreadable file(s) skipped" in results["data"]["description"]
+  assert results["data"]["skipped_files"] == 1
   assert "corrupt.png" in proc.stderr
 
 
@@ -170,7 +256,8 @@ def test_a_prepared_tfds_dataset_by_name(tfds_dir, tmp_path):
             "--config.data.tfds_validation_split=validation", check=True)
   results = json.loads((tmp_path / "w" / "results.json").read_text())
   assert results["data"] == {"description": "TFDS day_night/384-96-96-32px-seed0",
-                             "train": 384, "validation": 96, "test": 96}
+                             "train": 384, "validation": 96, "test": 96,
+                             "skipped_files": 0}
   assert results["test"]["accuracy"] > results["baseline"]["accuracy"]
 
 

@@ -83,7 +83,7 @@ def test_eval_step_counts_only_real_examples():
 def _toy_cv(mode):
   rng = np.random.default_rng(0)
   labels = rng.integers(0, 2, 60).astype(np.int32)
-  images = (rng.normal(size=(60, 8, 8, 3)) + labels[:, None, None, None]).astype(np.float32)
+  images = (rng.normal(size=(60, 8, 8, 3)) + 3.0 * labels[:, None, None, None]).astype(np.float32)
   source = ArraySource({"image": images, "label": labels})
   model = ShallowCNN(features=(4,), hidden=8, dropout_rate=0.2)
   make_state = lambda key: TrainState.create(
@@ -103,4 +103,6 @@ def test_vmapped_folds_equal_sequential_folds():
   np.testing.assert_allclose(vmapped.scores, sequential.scores, atol=1e-6)
   for a, b in zip(vmapped.metrics, sequential.metrics):
     assert a["loss"] == pytest.approx(b["loss"], abs=1e-5)
-  assert len(set(np.round(vmapped.scores, 6))) > 1 or vmapped.scores[0] > 0.5
+  # Every fold learned the toy task (labels shift the inputs by 3 sd): its held-out
+  # loss is well below ln 2 = 0.693, the loss of a model at chance.
+  assert max(m["loss"] for m in vmapped.metrics) < 0.6

@@ -19,7 +19,7 @@ from PIL import Image
 from jaxdl.config import ConfigError
 from jaxdl.data import splits as splits_lib
 from jaxdl.data.images import ImageFolder
-from jaxdl.data.sources import Subset, tfds_source
+from jaxdl.data.sources import DataError, Subset, tfds_source
 
 
 @dataclasses.dataclass
@@ -29,6 +29,7 @@ class LabelledImages:
   test: object
   class_names: tuple[str, ...]
   description: str
+  skipped_files: int = 0  # unreadable files left out (image folders)
 
 
 @dataclasses.dataclass
@@ -56,6 +57,8 @@ class _Renamed:
 
 def _three_way(source, validation_fraction: float, test_fraction: float, seed: int):
   n = len(source)
+  if n < 3:
+    raise DataError(f"{n} image(s) cannot be split into train, validation and test")
   rest, test = splits_lib.holdout_split(n, test_fraction, seed)
   train, val = splits_lib.holdout_split(len(rest), validation_fraction, seed + 1)
   return Subset(source, rest[train]), Subset(source, rest[val]), Subset(source, test)
@@ -81,7 +84,8 @@ def load_labelled_images(data, *, seed: int,
                                   data.test_fraction, seed)
     skipped = f", {len(folder.skipped)} unreadable file(s) skipped" if folder.skipped else ""
     return LabelledImages(train, val, test, folder.class_names,
-                          f"image folder {data.folder} ({len(folder)} images{skipped})")
+                          f"image folder {data.folder} ({len(folder)} images{skipped})",
+                          skipped_files=len(folder.skipped))
   if data.source == "tfds":
     if not data.tfds_name:
       raise ConfigError("data.source='tfds' needs --config.data.tfds_name=NAME")
@@ -100,9 +104,15 @@ def load_labelled_images(data, *, seed: int,
                    "procedural, folder, tfds")
 
 
-def all_images(source) -> np.ndarray:
-  """Every image of a source, stacked: uint8 [N, H, W, 3]."""
-  return np.stack([source[i]["image"] for i in range(len(source))])
+def sample_images(source, max_images: int = 4096, seed: int = 0) -> np.ndarray:
+  """Up to `max_images` images of a source (a seeded sample), stacked: uint8 [M, H, W, 3].
+
+  Enough for normalisation statistics without loading a large dataset.
+  """
+  n = len(source)
+  idx = (np.arange(n) if n <= max_images else
+         np.sort(np.random.default_rng(seed).choice(n, max_images, replace=False)))
+  return np.stack([source[int(i)]["image"] for i in idx])
 
 
 def all_labels(source) -> np.ndarray:

@@ -19,6 +19,8 @@ import grain
 import jax
 import numpy as np
 
+from jaxdl.data.sources import DataError
+
 Transform = Callable[[dict], dict]
 RandomTransform = Callable[[dict, np.random.Generator], dict]
 
@@ -30,8 +32,8 @@ def training_batches(source, *, global_batch_size: int, seed: int, num_epochs: i
   """Shuffled (reshuffled every epoch), augmented batches of this process's share.
 
   Returns a MapDataset of dicts of numpy arrays with leading axis
-  global_batch_size / process_count; `len()` is the number of steps
-  (num_epochs * len(source) // global_batch_size, last partial batch dropped).
+  global_batch_size / process_count; `len()` is the number of steps,
+  num_epochs * steps_per_epoch(len(source), global_batch_size).
   """
   process_index = jax.process_index() if process_index is None else process_index
   process_count = jax.process_count() if process_count is None else process_count
@@ -39,16 +41,21 @@ def training_batches(source, *, global_batch_size: int, seed: int, num_epochs: i
     raise ValueError(f"global batch size {global_batch_size} does not split over "
                      f"{process_count} processes")
   if len(source) < global_batch_size:
-    raise ValueError(f"the training set has {len(source)} examples, fewer than "
+    raise DataError(f"the training set has {len(source)} examples, fewer than "
                      f"one batch of {global_batch_size}")
   ds = grain.MapDataset.source(source).shuffle(seed=seed).repeat(num_epochs)
   if augment is not None:  # on the raw example, before normalisation
     ds = ds.random_map(augment, seed=seed + 1)
   ds = ds.map_with_index(lambda i, ex: dict(transform(ex), id=np.int64(i)))
-  steps = len(ds) // global_batch_size
+  steps = num_epochs * steps_per_epoch(len(source), global_batch_size)
   ds = ds[: steps * global_batch_size]
   ds = ds[process_index::process_count]
   return ds.batch(global_batch_size // process_count, drop_remainder=True)
+
+
+def steps_per_epoch(num_examples: int, global_batch_size: int) -> int:
+  """Optimiser steps in one epoch: full batches only (num_examples // batch)."""
+  return num_examples // global_batch_size
 
 
 def evaluation_batches(source, *, global_batch_size: int, transform: Transform,
@@ -64,7 +71,7 @@ def evaluation_batches(source, *, global_batch_size: int, transform: Transform,
   process_count = jax.process_count() if process_count is None else process_count
   n = len(source)
   if n == 0:
-    raise ValueError("cannot evaluate on an empty dataset")
+    raise DataError("cannot evaluate on an empty dataset")
   padded = -(-n // global_batch_size) * global_batch_size
   ds = grain.MapDataset.range(padded).map(
       lambda i: dict(transform(source[min(i, n - 1)]), id=np.int64(i),

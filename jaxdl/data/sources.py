@@ -64,6 +64,10 @@ class Concat:
     return self.sources[k][i - start]
 
 
+class DataError(ValueError):
+  """Data that cannot serve the run (too few examples, wrong labels, ...)."""
+
+
 class DatasetNotPreparedError(FileNotFoundError):
   """A TFDS dataset that is not on disk (nothing is downloaded at run time)."""
 

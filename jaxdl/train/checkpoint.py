@@ -60,7 +60,9 @@ class Checkpoints:
     args = ocp.args.Composite(state=ocp.args.PyTreeSave(arrays),
                               data=ocp.args.JsonSave(data),
                               meta=ocp.args.JsonSave(meta))
-    targets = [self.latest] + ([self.best] if best else [])
+    # Best first: `latest` is the commit point, so a run killed between the two
+    # saves resumes from the previous latest and saves both again.
+    targets = ([self.best] if best else []) + [self.latest]
     for manager in targets:
       if manager.latest_step() != step:
         manager.save(step, args=args)

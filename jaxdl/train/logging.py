@@ -25,14 +25,17 @@ def _plain(v: Any) -> Any:
 class MetricLogger:
   """Appends metric rows `{"step": int, "split/name": value, ...}` to the workdir."""
 
-  def __init__(self, workdir: str | Path, *, tensorboard: bool = True):
+  def __init__(self, workdir: str | Path, *, tensorboard: bool = True,
+               purge_step: int | None = None):
+    """purge_step: on resumption, TensorBoard hides events logged after it."""
     self.workdir = Path(workdir)
     self.path = self.workdir / "metrics.jsonl"
     self.enabled = jax.process_index() == 0
     self._tb = None
     if self.enabled and tensorboard:
       from tensorboardX import SummaryWriter
-      self._tb = SummaryWriter(str(self.workdir / "tensorboard"))
+      self._tb = SummaryWriter(str(self.workdir / "tensorboard"),
+                               purge_step=purge_step or None)
 
   def truncate_after(self, step: int) -> None:
     """Drops rows with step > `step` (work lost with a run that was killed)."""

@@ -65,6 +65,19 @@ class FitResult:
   stopped_early: bool
 
 
+def predict_all(predict_fn: Callable, state: Any, batches: Iterable[dict]) -> np.ndarray:
+  """Outputs of `predict_fn(state, batch)` for every real (mask = 1) example, in order.
+
+  batches: e.g. `pipeline.evaluation_batches(..., process_index=0, process_count=1)`;
+  outputs may have any trailing shape (logits [B], embeddings [B, D], frames [B, T]).
+  """
+  outputs = []
+  for batch in batches:
+    out = np.asarray(predict_fn(state, {k: v for k, v in batch.items() if k != "mask"}))
+    outputs.append(out[np.asarray(batch["mask"]) > 0])
+  return np.concatenate(outputs)
+
+
 def evaluate(eval_fn: Callable, state: Any, batches: Iterable[dict],
              strategy: Strategy) -> dict:
   """Count-weighted means of `eval_fn`'s metrics over all batches (state placed)."""
@@ -88,9 +101,11 @@ def _check_finite(pending: list[tuple[int, dict]], strategy: Strategy,
     bad = {k: v for k, v in m.items() if not math.isfinite(v)}
     if bad:
       last = checkpoints.latest_step()
-      raise NonFiniteLossError(
-          f"non-finite training loss at step {s} ({bad}); stopping. The last good "
-          f"checkpoint (step {last}) is intact in {checkpoints.directory}")
+      kept = (f"the last good checkpoint (step {last}) is intact in "
+              f"{checkpoints.directory}" if last is not None else
+              "no checkpoint had been saved yet")
+      raise NonFiniteLossError(f"non-finite training loss at step {s} ({bad}); "
+                               f"stopping; {kept}")
   return fetched
 
 
@@ -111,7 +126,6 @@ def fit(state: TrainState, *, train_step: Callable, train_batches, steps_per_epo
   workdir = Path(workdir)
   total_steps = len(train_batches)
   checkpoints = Checkpoints(workdir / "checkpoints")
-  logger = MetricLogger(workdir)
   iterator = prefetch(train_batches)
   loop = {"epoch": 0, "best_metric": None, "best_step": None, "bad_evals": 0,
           "stopped_early": False, "seconds": 0.0, "timed_examples": 0,
@@ -122,9 +136,12 @@ def fit(state: TrainState, *, train_step: Callable, train_batches, steps_per_epo
     iterator.set_state(data_state)
     loop.update(saved["loop"])
     start = int(state.step)
-    logger.truncate_after(start)
     log.info("resumed from step %d in %s", start, checkpoints.directory)
   meta = dict(meta or {})
+  logger = MetricLogger(workdir, purge_step=start)
+  # Rows after the restored step (or all, with no checkpoint) belong to work that
+  # was lost with a killed run: drop them so the logs tell one history.
+  logger.truncate_after(start)
 
   compiled = strategy.compile_train_step(train_step)
   placed = strategy.replicate(state)

@@ -56,9 +56,11 @@ class Strategy:
     """Devices one global batch is split over."""
     return 1 if self.name == "single" else jax.device_count()
 
-  @property
-  def local_devices(self) -> int:
-    return 1 if self.name == "single" else jax.local_device_count()
+  def round_batch_size(self, batch_size: int) -> int:
+    """The smallest multiple of the device count >= batch_size (for evaluation,
+    whose padding is masked)."""
+    n = self.num_devices
+    return -(-batch_size // n) * n
 
   def check_batch_size(self, global_batch_size: int) -> None:
     """Raises ValueError unless the global batch splits evenly over devices and processes."""
@@ -136,7 +138,3 @@ class Strategy:
     return jax.tree.map(
         lambda x: jax.make_array_from_process_local_data(self._split, np.asarray(x)),
         batch)
-
-  def fold_metrics(self, metrics: Any) -> Any:
-    """Step metrics (already averaged over devices) -> host numpy scalars."""
-    return self.unreplicate(metrics)

@@ -44,13 +44,6 @@ class TrainState(struct.PyTreeNode):
                apply_fn=model.apply, tx=tx, objective=objective,
                l1=float(l1), l2=float(l2))
 
-  @property
-  def variables(self) -> dict:
-    """The flax variables for `apply_fn` (params, and batch_stats if any)."""
-    if self.batch_stats:
-      return {"params": self.params, "batch_stats": self.batch_stats}
-    return {"params": self.params}
-
 
 def params_sha256(params: Any) -> str:
   """SHA-256 over every leaf's bytes (shape, dtype, values) in flattened-path order.
@@ -66,7 +59,3 @@ def params_sha256(params: Any) -> str:
     digest.update(arr.tobytes())
   return digest.hexdigest()
 
-
-def count_params(params: Any) -> int:
-  """Number of scalar parameters."""
-  return int(sum(np.size(x) for x in jax.tree_util.tree_leaves(params)))
