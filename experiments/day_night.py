@@ -54,249 +54,249 @@ CHOICES = {
 
 
 def check_config(config) -> None:
-  """Refuses, before any work, values that are not among their choices."""
-  config_lib.check_choices(config, CHOICES)
-  if len(config.data.class_names) != 2 and config.data.source != "folder":
-    raise config_lib.ConfigError("data.class_names must name 2 classes (the model "
-                                 f"is binary), got {tuple(config.data.class_names)}")
+    """Refuses, before any work, values that are not among their choices."""
+    config_lib.check_choices(config, CHOICES)
+    if len(config.data.class_names) != 2 and config.data.source != "folder":
+        raise config_lib.ConfigError("data.class_names must name 2 classes (the model "
+                                     f"is binary), got {tuple(config.data.class_names)}")
 
 
 # -- data ---------------------------------------------------------------------
 def load_data(config) -> image_classification.LabelledImages:
-  """Train / validation / test sources named by config.data."""
-  from jaxdl.data import day_night_dataset
-  return image_classification.load_labelled_images(
-      config.data, seed=config.seed, procedural=day_night_dataset.load_splits)
+    """Train / validation / test sources named by config.data."""
+    from jaxdl.data import day_night_dataset
+    return image_classification.load_labelled_images(
+        config.data, seed=config.seed, procedural=day_night_dataset.load_splits)
 
 
 # -- model and state ----------------------------------------------------------
 def build_model(config) -> ShallowCNN:
-  return ShallowCNN(features=tuple(config.model.features), hidden=config.model.hidden,
-                    dropout_rate=config.model.dropout_rate,
-                    batch_norm=config.model.batch_norm)
+    return ShallowCNN(features=tuple(config.model.features), hidden=config.model.hidden,
+                      dropout_rate=config.model.dropout_rate,
+                      batch_norm=config.model.batch_norm)
 
 
 def create_state(config, rng: jax.Array, total_steps: int) -> TrainState:
-  """A fresh TrainState: the model, its optimiser and the BCE objective."""
-  size = config.data.image_size
-  return TrainState.create(
-      model=build_model(config), rng=rng,
-      example_inputs=jnp.zeros((1, size, size, 3), jnp.float32),
-      tx=make_optimizer(config.optim, total_steps),
-      objective=losses.binary_classification, l1=config.train.l1, l2=config.train.l2)
+    """A fresh TrainState: the model, its optimiser and the BCE objective."""
+    size = config.data.image_size
+    return TrainState.create(
+        model=build_model(config), rng=rng,
+        example_inputs=jnp.zeros((1, size, size, 3), jnp.float32),
+        tx=make_optimizer(config.optim, total_steps),
+        objective=losses.binary_classification, l1=config.train.l1, l2=config.train.l2)
 
 
 # -- train and evaluate -------------------------------------------------------
 def _predict_probs(state, source, transform, batch_size) -> np.ndarray:
-  """p(class 1) for every example of `source`, in order (on this process)."""
-  logits = loop.predict_all(jax.jit(predict_step), state, pipeline.evaluation_batches(
-      source, global_batch_size=batch_size, transform=transform, process_index=0,
-      process_count=1))
-  return np.asarray(jax.nn.sigmoid(logits))
+    """p(class 1) for every example of `source`, in order (on this process)."""
+    logits = loop.predict_all(jax.jit(predict_step), state, pipeline.evaluation_batches(
+        source, global_batch_size=batch_size, transform=transform, process_index=0,
+        process_count=1))
+    return np.asarray(jax.nn.sigmoid(logits))
 
 
 def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) -> dict:
-  """Runs the whole case study; writes everything into `workdir`; returns results
-  (on process 0; other processes train their share and return {})."""
-  check_config(config)
-  strategy = Strategy(config.train.parallel)
-  strategy.check_batch_size(config.train.batch_size)
-  eval_batch_size = strategy.round_batch_size(config.eval.batch_size)
-  workdir = prepare_workdir(workdir, config)
+    """Runs the whole case study; writes everything into `workdir`; returns results
+    (on process 0; other processes train their share and return {})."""
+    check_config(config)
+    strategy = Strategy(config.train.parallel)
+    strategy.check_batch_size(config.train.batch_size)
+    eval_batch_size = strategy.round_batch_size(config.eval.batch_size)
+    workdir = prepare_workdir(workdir, config)
 
-  # Data: normalisation statistics come from the training split only.
-  data = load_data(config)
-  log.info("data: %s; %d train / %d validation / %d test", data.description,
-           len(data.train), len(data.validation), len(data.test))
-  if len(data.class_names) != 2:
-    raise config_lib.ConfigError(f"the model is binary but the data has classes "
-                                 f"{list(data.class_names)}")
-  mean, std = transforms.channel_stats(
-      image_classification.sample_images(data.train, seed=config.seed))
-  transform = transforms.classification_example(mean, std)
-  augment = (transforms.image_augmentation(
-      flip=config.augment.flip, crop_padding=config.augment.crop_padding,
-      brightness=config.augment.brightness)
-             if (config.augment.flip or config.augment.crop_padding
-                 or config.augment.brightness) else None)
-  batch_size = config.train.batch_size
-  steps_per_epoch = pipeline.steps_per_epoch(len(data.train), batch_size)
-  train_batches = pipeline.training_batches(
-      data.train, global_batch_size=batch_size, seed=config.seed,
-      num_epochs=config.train.epochs, transform=transform, augment=augment)
-  total_steps = len(train_batches)
-  rng = jax.random.key(config.seed)
-  init_rng, step_rng = jax.random.split(rng)
-  state = create_state(config, init_rng, total_steps)
+    # Data: normalisation statistics come from the training split only.
+    data = load_data(config)
+    log.info("data: %s; %d train / %d validation / %d test", data.description,
+             len(data.train), len(data.validation), len(data.test))
+    if len(data.class_names) != 2:
+        raise config_lib.ConfigError(f"the model is binary but the data has classes "
+                                     f"{list(data.class_names)}")
+    mean, std = transforms.channel_stats(
+        image_classification.sample_images(data.train, seed=config.seed))
+    transform = transforms.classification_example(mean, std)
+    augment = (transforms.image_augmentation(
+        flip=config.augment.flip, crop_padding=config.augment.crop_padding,
+        brightness=config.augment.brightness)
+        if (config.augment.flip or config.augment.crop_padding
+            or config.augment.brightness) else None)
+    batch_size = config.train.batch_size
+    steps_per_epoch = pipeline.steps_per_epoch(len(data.train), batch_size)
+    train_batches = pipeline.training_batches(
+        data.train, global_batch_size=batch_size, seed=config.seed,
+        num_epochs=config.train.epochs, transform=transform, augment=augment)
+    total_steps = len(train_batches)
+    rng = jax.random.key(config.seed)
+    init_rng, step_rng = jax.random.split(rng)
+    state = create_state(config, init_rng, total_steps)
 
-  results: dict = {}
-  # Cross-validation (the course's K-fold and iterated K-fold), if asked for.
-  if config.eval.protocol in ("kfold", "iterated_kfold"):
-    results["cross_validation"] = run_cross_validation(
-        config, data, transform, augment, progress=progress)
-    if jax.process_index() == 0:
-      plots.fold_scores(results["cross_validation"]["scores"],
-                        workdir / "plots" / "cross_validation.png")
+    results: dict = {}
+    # Cross-validation (the course's K-fold and iterated K-fold), if asked for.
+    if config.eval.protocol in ("kfold", "iterated_kfold"):
+        results["cross_validation"] = run_cross_validation(
+            config, data, transform, augment, progress=progress)
+        if jax.process_index() == 0:
+            plots.fold_scores(results["cross_validation"]["scores"],
+                              workdir / "plots" / "cross_validation.png")
 
-  # Train with hold-out validation, early stopping and checkpoints.
-  eval_fn = strategy.compile_eval_step(eval_step)
-  val_batches = pipeline.evaluation_batches(
-      data.validation, global_batch_size=eval_batch_size, transform=transform)
+    # Train with hold-out validation, early stopping and checkpoints.
+    eval_fn = strategy.compile_eval_step(eval_step)
+    val_batches = pipeline.evaluation_batches(
+        data.validation, global_batch_size=eval_batch_size, transform=transform)
 
-  def validate(placed_state):
-    return {f"val/{k}": v for k, v in
-            loop.evaluate(eval_fn, placed_state, val_batches, strategy).items()}
+    def validate(placed_state):
+        return {f"val/{k}": v for k, v in
+                loop.evaluate(eval_fn, placed_state, val_batches, strategy).items()}
 
-  es = config.train.early_stopping
-  fit = loop.fit(
-      state, train_step=train_step, train_batches=train_batches,
-      steps_per_epoch=steps_per_epoch, global_batch_size=batch_size, rng=step_rng,
-      strategy=strategy, workdir=workdir, validate=validate,
-      early_stopping=loop.EarlyStopping(es.monitor, es.mode, es.patience, es.min_delta),
-      log_every=config.train.log_every, progress=progress,
-      meta={"normalization": {"mean": mean.tolist(), "std": std.tolist()},
-            "class_names": list(data.class_names)})
+    es = config.train.early_stopping
+    fit = loop.fit(
+        state, train_step=train_step, train_batches=train_batches,
+        steps_per_epoch=steps_per_epoch, global_batch_size=batch_size, rng=step_rng,
+        strategy=strategy, workdir=workdir, validate=validate,
+        early_stopping=loop.EarlyStopping(es.monitor, es.mode, es.patience, es.min_delta),
+        log_every=config.train.log_every, progress=progress,
+        meta={"normalization": {"mean": mean.tolist(), "std": std.tolist()},
+              "class_names": list(data.class_names)})
 
-  if jax.process_index() != 0:
-    return {}  # process 0 tests, plots and writes
-  # Test the best checkpoint (chosen on validation, never on test).
-  best, _ = checkpoint.restore_params(workdir / "checkpoints", fit.state, "best")
-  test_labels = image_classification.all_labels(data.test)
-  train_labels = image_classification.all_labels(data.train)
-  probs = _predict_probs(best, data.test, transform, eval_batch_size)
-  test = metrics.binary_metrics(test_labels, probs, threshold=config.eval.threshold)
-  test["auc"] = metrics.roc_auc(test_labels, probs)
-  baseline = metrics.majority_baseline(train_labels, test_labels)
-  results.update({
-      "test": {k: np.asarray(v).tolist() for k, v in test.items()},
-      "baseline": {"accuracy": float(baseline["accuracy"]),
-                   "majority_class": data.class_names[int(baseline["majority_class"])]},
-      "train": {"steps": fit.steps, "seconds": round(fit.seconds, 3),
-                "examples_per_second": round(fit.examples_per_second, 1),
-                "final_loss": fit.final_loss, "params_sha256": params_sha256(fit.state.params),
-                "best_step": fit.best_step, "best_val_accuracy": fit.best_metric,
-                "best_params_sha256": params_sha256(best.params),
-                "stopped_early": fit.stopped_early},
-      "data": {"description": data.description, "train": len(data.train),
-               "validation": len(data.validation), "test": len(data.test),
-               "skipped_files": data.skipped_files},
-      "devices": {"strategy": strategy.name, "devices": strategy.num_devices,
-                  "processes": jax.process_count(), "platform": jax.default_backend()},
-      "config": config_lib.config_to_dict(config),
-  })
-  write_json(workdir / "results.json", results)
-  make_plots(workdir, data, test_labels, probs, test, config)
-  return results
+    if jax.process_index() != 0:
+        return {}  # process 0 tests, plots and writes
+    # Test the best checkpoint (chosen on validation, never on test).
+    best, _ = checkpoint.restore_params(workdir / "checkpoints", fit.state, "best")
+    test_labels = image_classification.all_labels(data.test)
+    train_labels = image_classification.all_labels(data.train)
+    probs = _predict_probs(best, data.test, transform, eval_batch_size)
+    test = metrics.binary_metrics(test_labels, probs, threshold=config.eval.threshold)
+    test["auc"] = metrics.roc_auc(test_labels, probs)
+    baseline = metrics.majority_baseline(train_labels, test_labels)
+    results.update({
+        "test": {k: np.asarray(v).tolist() for k, v in test.items()},
+        "baseline": {"accuracy": float(baseline["accuracy"]),
+                     "majority_class": data.class_names[int(baseline["majority_class"])]},
+        "train": {"steps": fit.steps, "seconds": round(fit.seconds, 3),
+                  "examples_per_second": round(fit.examples_per_second, 1),
+                  "final_loss": fit.final_loss, "params_sha256": params_sha256(fit.state.params),
+                  "best_step": fit.best_step, "best_val_accuracy": fit.best_metric,
+                  "best_params_sha256": params_sha256(best.params),
+                  "stopped_early": fit.stopped_early},
+        "data": {"description": data.description, "train": len(data.train),
+                 "validation": len(data.validation), "test": len(data.test),
+                 "skipped_files": data.skipped_files},
+        "devices": {"strategy": strategy.name, "devices": strategy.num_devices,
+                    "processes": jax.process_count(), "platform": jax.default_backend()},
+        "config": config_lib.config_to_dict(config),
+    })
+    write_json(workdir / "results.json", results)
+    make_plots(workdir, data, test_labels, probs, test, config)
+    return results
 
 
 def run_cross_validation(config, data, transform, augment, *, progress=True) -> dict:
-  """K-fold (or iterated K-fold) over train + validation; fold scores' mean and std."""
-  from jaxdl.data.sources import Concat
-  pool = Concat([data.train, data.validation])
-  n, k = len(pool), config.eval.k
-  if config.eval.protocol == "kfold":
-    folds = splits.kfold_splits(n, k, seed=config.seed)
-  else:
-    folds = splits.iterated_kfold_splits(n, k, config.eval.iterations, config.seed)
-  folds = splits.equal_size(folds)  # equal step counts, so K models train together
-  steps = pipeline.steps_per_epoch(len(folds[0][0]), config.train.batch_size) * \
-      config.eval.cv_epochs
-  result = cross_validation.cross_validate(
-      make_state=lambda key: create_state(config, key, steps), source=pool,
-      splits=folds, transform=transform, augment=augment,
-      global_batch_size=config.train.batch_size, epochs=config.eval.cv_epochs,
-      seed=config.seed, rng=jax.random.key(config.seed + 1), metric="accuracy",
-      mode=config.eval.cv_mode, eval_batch_size=config.eval.batch_size,
-      progress=progress)
-  mean, std = metrics.mean_and_std(np.asarray(result.scores))
-  return {"k": k, "iterations": config.eval.iterations if config.eval.protocol ==
-          "iterated_kfold" else 1, "scores": result.scores, "mean": float(mean),
-          "std": float(std), "mode": result.mode, "seconds": round(result.seconds, 3),
-          "steps_per_fold": result.steps_per_fold}
+    """K-fold (or iterated K-fold) over train + validation; fold scores' mean and std."""
+    from jaxdl.data.sources import Concat
+    pool = Concat([data.train, data.validation])
+    n, k = len(pool), config.eval.k
+    if config.eval.protocol == "kfold":
+        folds = splits.kfold_splits(n, k, seed=config.seed)
+    else:
+        folds = splits.iterated_kfold_splits(n, k, config.eval.iterations, config.seed)
+    folds = splits.equal_size(folds)  # equal step counts, so K models train together
+    steps = pipeline.steps_per_epoch(len(folds[0][0]), config.train.batch_size) * \
+        config.eval.cv_epochs
+    result = cross_validation.cross_validate(
+        make_state=lambda key: create_state(config, key, steps), source=pool,
+        splits=folds, transform=transform, augment=augment,
+        global_batch_size=config.train.batch_size, epochs=config.eval.cv_epochs,
+        seed=config.seed, rng=jax.random.key(config.seed + 1), metric="accuracy",
+        mode=config.eval.cv_mode, eval_batch_size=config.eval.batch_size,
+        progress=progress)
+    mean, std = metrics.mean_and_std(np.asarray(result.scores))
+    return {"k": k, "iterations": config.eval.iterations if config.eval.protocol ==
+            "iterated_kfold" else 1, "scores": result.scores, "mean": float(mean),
+            "std": float(std), "mode": result.mode, "seconds": round(result.seconds, 3),
+            "steps_per_fold": result.steps_per_fold}
 
 
 def make_plots(workdir: Path, data, labels, probs, test, config) -> None:
-  from jaxdl.train.logging import read_metrics
-  out = workdir / "plots"
-  history = read_metrics(workdir / "metrics.jsonl")
-  plots.learning_curves(history, out / "learning_curves.png",
-                        title="Day'n'night: learning curves")
-  plots.confusion_matrix(np.asarray(test["confusion_matrix"]), data.class_names,
-                         out / "confusion_matrix.png", title="Test confusion matrix")
-  fpr, tpr, _ = metrics.roc_curve(labels, probs)
-  plots.roc_curve(np.asarray(fpr), np.asarray(tpr), out / "roc_curve.png",
-                  auc=float(test["auc"]), title="Test ROC curve (night = positive)",
-                  operating_point=(1 - float(test["specificity"]), float(test["recall"]),
-                                   f"threshold {config.eval.threshold}"))
-  n = min(config.eval.grid_images, len(labels))
-  images = np.stack([data.test[i]["image"] for i in range(n)])
-  names = data.class_names
-  predicted = (probs[:n] > config.eval.threshold).astype(int)
-  plots.image_grid(images, out / "test_predictions.png",
-                   titles=[f"{names[p]} p={q:.2f}" for p, q in zip(predicted, probs[:n])],
-                   title_colors=["green" if p == y else "red"
-                                 for p, y in zip(predicted, labels[:n])],
-                   suptitle="Test images: predicted label and p(night); red = wrong")
+    from jaxdl.train.logging import read_metrics
+    out = workdir / "plots"
+    history = read_metrics(workdir / "metrics.jsonl")
+    plots.learning_curves(history, out / "learning_curves.png",
+                          title="Day'n'night: learning curves")
+    plots.confusion_matrix(np.asarray(test["confusion_matrix"]), data.class_names,
+                           out / "confusion_matrix.png", title="Test confusion matrix")
+    fpr, tpr, _ = metrics.roc_curve(labels, probs)
+    plots.roc_curve(np.asarray(fpr), np.asarray(tpr), out / "roc_curve.png",
+                    auc=float(test["auc"]), title="Test ROC curve (night = positive)",
+                    operating_point=(1 - float(test["specificity"]), float(test["recall"]),
+                                     f"threshold {config.eval.threshold}"))
+    n = min(config.eval.grid_images, len(labels))
+    images = np.stack([data.test[i]["image"] for i in range(n)])
+    names = data.class_names
+    predicted = (probs[:n] > config.eval.threshold).astype(int)
+    plots.image_grid(images, out / "test_predictions.png",
+                     titles=[f"{names[p]} p={q:.2f}" for p, q in zip(predicted, probs[:n])],
+                     title_colors=["green" if p == y else "red"
+                                   for p, y in zip(predicted, labels[:n])],
+                     suptitle="Test images: predicted label and p(night); red = wrong")
 
 
 # -- predict ------------------------------------------------------------------
 def predict(workdir: str | Path, paths: list[str], *, out=sys.stdout) -> int:
-  """Prints one JSON line per image; returns the exit code (1 if every file failed)."""
-  workdir = Path(workdir)
-  config = load_run_config(workdir)
-  template = create_state(config, jax.random.key(0), 1)
-  state, meta = checkpoint.restore_params(workdir / "checkpoints", template, "best")
-  norm = meta["normalization"]
-  names = meta["class_names"]
-  apply = jax.jit(predict_step)
-  failures = 0
-  for path in paths:
-    try:
-      image = load_image(path, config.data.image_size)
-    except ImageError as e:
-      failures += 1
-      print(json.dumps({"path": path, "error": str(e)}), file=out, flush=True)
-      continue
-    x = transforms.normalize_image(image[None], norm["mean"], norm["std"])
-    p = float(jax.nn.sigmoid(apply(state, {"inputs": x}))[0])
-    label = names[1] if p > config.eval.threshold else names[0]
-    print(json.dumps({"path": path, "label": label, f"p_{names[1]}": round(p, 6)}),
-          file=out, flush=True)
-  return 1 if paths and failures == len(paths) else 0
+    """Prints one JSON line per image; returns the exit code (1 if every file failed)."""
+    workdir = Path(workdir)
+    config = load_run_config(workdir)
+    template = create_state(config, jax.random.key(0), 1)
+    state, meta = checkpoint.restore_params(workdir / "checkpoints", template, "best")
+    norm = meta["normalization"]
+    names = meta["class_names"]
+    apply = jax.jit(predict_step)
+    failures = 0
+    for path in paths:
+        try:
+            image = load_image(path, config.data.image_size)
+        except ImageError as e:
+            failures += 1
+            print(json.dumps({"path": path, "error": str(e)}), file=out, flush=True)
+            continue
+        x = transforms.normalize_image(image[None], norm["mean"], norm["std"])
+        p = float(jax.nn.sigmoid(apply(state, {"inputs": x}))[0])
+        label = names[1] if p > config.eval.threshold else names[0]
+        print(json.dumps({"path": path, "label": label, f"p_{names[1]}": round(p, 6)}),
+              file=out, flush=True)
+    return 1 if paths and failures == len(paths) else 0
 
 
 # -- command line -------------------------------------------------------------
 def _train_args(p: argparse.ArgumentParser) -> None:
-  """Train and evaluate (the default verb)."""
-  config_lib.add_config_arguments(p, DEFAULT_CONFIG)
-  p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-  cli.add_distributed_arguments(p)
+    """Train and evaluate (the default verb)."""
+    config_lib.add_config_arguments(p, DEFAULT_CONFIG)
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    cli.add_distributed_arguments(p)
 
 
 def _predict_args(p: argparse.ArgumentParser) -> None:
-  """Predict day or night for image files with a finished run's best checkpoint."""
-  p.add_argument("--workdir", required=True)
-  p.add_argument("images", nargs="+")
+    """Predict day or night for image files with a finished run's best checkpoint."""
+    p.add_argument("--workdir", required=True)
+    p.add_argument("images", nargs="+")
 
 
 def main(argv=None) -> int:
-  verb, args, overrides = config_lib.parse_command(
-      argv, verbs={"train": _train_args, "predict": _predict_args},
-      prog="python -m experiments.day_night")
-  if verb == "predict":
-    return predict(args.workdir, args.images)
-  config = config_lib.config_or_exit(args.config, overrides)
-  cli.initialize_distributed(args)
-  t0 = time.perf_counter()
-  results = train_and_evaluate(config, args.workdir, progress=not args.no_progress)
-  if jax.process_index() == 0:
-    test = results["test"]
-    print(json.dumps({"test_accuracy": round(test["accuracy"], 4),
-                      "baseline_accuracy": round(results["baseline"]["accuracy"], 4),
-                      "auc": round(test["auc"], 4), "workdir": str(args.workdir),
-                      "seconds": round(time.perf_counter() - t0, 1)}))
-  return 0
+    verb, args, overrides = config_lib.parse_command(
+        argv, verbs={"train": _train_args, "predict": _predict_args},
+        prog="python -m experiments.day_night")
+    if verb == "predict":
+        return predict(args.workdir, args.images)
+    config = config_lib.config_or_exit(args.config, overrides)
+    cli.initialize_distributed(args)
+    t0 = time.perf_counter()
+    results = train_and_evaluate(config, args.workdir, progress=not args.no_progress)
+    if jax.process_index() == 0:
+        test = results["test"]
+        print(json.dumps({"test_accuracy": round(test["accuracy"], 4),
+                          "baseline_accuracy": round(results["baseline"]["accuracy"], 4),
+                          "auc": round(test["auc"], 4), "workdir": str(args.workdir),
+                          "seconds": round(time.perf_counter() - t0, 1)}))
+    return 0
 
 
 if __name__ == "__main__":
-  sys.exit(cli.run(main))
+    sys.exit(cli.run(main))

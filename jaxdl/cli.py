@@ -25,32 +25,32 @@ USER_ERRORS = (ImageError, DataError, DatasetNotPreparedError, CheckpointMismatc
 
 
 def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
-  """--coordinator HOST:PORT (or auto), --num_processes, --process_id."""
-  parser.add_argument("--coordinator",
-                      help="HOST:PORT of process 0 for multi-process runs ('auto' on "
-                           "TPU pods / SLURM)")
-  parser.add_argument("--num_processes", type=int)
-  parser.add_argument("--process_id", type=int)
+    """--coordinator HOST:PORT (or auto), --num_processes, --process_id."""
+    parser.add_argument("--coordinator",
+                        help="HOST:PORT of process 0 for multi-process runs ('auto' on "
+                             "TPU pods / SLURM)")
+    parser.add_argument("--num_processes", type=int)
+    parser.add_argument("--process_id", type=int)
 
 
 def initialize_distributed(args: argparse.Namespace) -> None:
-  """jax.distributed set-up from `add_distributed_arguments`' flags (no-op alone)."""
-  from jaxdl.train import distributed
-  distributed.initialize(args.coordinator, args.num_processes, args.process_id)
+    """jax.distributed set-up from `add_distributed_arguments`' flags (no-op alone)."""
+    from jaxdl.train import distributed
+    distributed.initialize(args.coordinator, args.num_processes, args.process_id)
 
 
 def run(main: Callable[[Sequence[str] | None], int],
         argv: Sequence[str] | None = None) -> int:
-  """Calls main(argv) with logging set up; user errors become one stderr line, exit 1."""
-  logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
-                      datefmt="%H:%M:%S")
-  for noisy in ("absl", "jax._src.xla_bridge", "orbax"):
-    logging.getLogger(noisy).setLevel(logging.WARNING)
-  try:
-    return main(argv)
-  except ConfigError as e:  # a config value that only proves wrong once used
-    print(f"error: {e}", file=sys.stderr)
-    return 2
-  except USER_ERRORS as e:
-    print(f"error: {e}", file=sys.stderr)
-    return 1
+    """Calls main(argv) with logging set up; user errors become one stderr line, exit 1."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
+                        datefmt="%H:%M:%S")
+    for noisy in ("absl", "jax._src.xla_bridge", "orbax"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        return main(argv)
+    except ConfigError as e:  # a config value that only proves wrong once used
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except USER_ERRORS as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1

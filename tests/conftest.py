@@ -13,27 +13,27 @@ REPO = Path(__file__).resolve().parents[1]
 
 def run_python(args, *, devices: int | None = None, timeout: int = 300, env=None,
                check: bool = False) -> subprocess.CompletedProcess:
-  """Runs `python ARGS` from the repo root, optionally with N forced host devices."""
-  full_env = dict(os.environ, **(env or {}))
-  full_env.pop("XLA_FLAGS", None)
-  if devices:
-    full_env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
-  full_env["PYTHONPATH"] = str(REPO) + os.pathsep + full_env.get("PYTHONPATH", "")
-  proc = subprocess.run([sys.executable, *args], cwd=REPO, env=full_env, text=True,
-                        capture_output=True, timeout=timeout)
-  if check and proc.returncode != 0:
-    raise AssertionError(f"exit {proc.returncode}\n{proc.stderr[-3000:]}")
-  return proc
+    """Runs `python ARGS` from the repo root, optionally with N forced host devices."""
+    full_env = dict(os.environ, **(env or {}))
+    full_env.pop("XLA_FLAGS", None)
+    if devices:
+        full_env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    full_env["PYTHONPATH"] = str(REPO) + os.pathsep + full_env.get("PYTHONPATH", "")
+    proc = subprocess.run([sys.executable, *args], cwd=REPO, env=full_env, text=True,
+                          capture_output=True, timeout=timeout)
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\n{proc.stderr[-3000:]}")
+    return proc
 
 
 def last_json_line(text: str) -> dict:
-  return json.loads([l for l in text.strip().splitlines() if l.startswith("{")][-1])
+    return json.loads([l for l in text.strip().splitlines() if l.startswith("{")][-1])
 
 
 @pytest.fixture(scope="session")
 def tfds_dir(tmp_path_factory) -> str:
-  """A TFDS data dir holding the quick preset's generated dataset (prepared once)."""
-  from jaxdl.data import day_night_dataset
-  path = tmp_path_factory.mktemp("tfds")
-  day_night_dataset.prepare(384, 96, 96, 32, 0, str(path))
-  return str(path)
+    """A TFDS data dir holding the quick preset's generated dataset (prepared once)."""
+    from jaxdl.data import day_night_dataset
+    path = tmp_path_factory.mktemp("tfds")
+    day_night_dataset.prepare(384, 96, 96, 32, 0, str(path))
+    return str(path)

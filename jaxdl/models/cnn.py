@@ -12,44 +12,44 @@ from jaxdl.models.layers import ExampleDropout
 
 
 class ShallowCNN(nn.Module):
-  """The course's shallow CNN for 64x64x3 day'n'night images.
+    """The course's shallow CNN for 64x64x3 day'n'night images.
 
-  Conv blocks of `features` 3x3 filters (each: conv -> [batch norm] -> ReLU ->
-  2x2 max pooling), then Dense(`hidden`) -> ReLU -> dropout -> Dense(`num_outputs`).
-  Returns logits: [B] when num_outputs == 1 (binary, sigmoid outside), else
-  [B, num_outputs].
+    Conv blocks of `features` 3x3 filters (each: conv -> [batch norm] -> ReLU ->
+    2x2 max pooling), then Dense(`hidden`) -> ReLU -> dropout -> Dense(`num_outputs`).
+    Returns logits: [B] when num_outputs == 1 (binary, sigmoid outside), else
+    [B, num_outputs].
 
-  Attributes:
-    features: filters of each conv block.
-    hidden: width of the dense layer.
-    dropout_rate: dropout before the output layer.
-    batch_norm: add batch norm after each conv (statistics synchronised over
-      `axis_name` when the step runs on several devices).
-    num_outputs: 1 for a single logit.
-  """
+    Attributes:
+      features: filters of each conv block.
+      hidden: width of the dense layer.
+      dropout_rate: dropout before the output layer.
+      batch_norm: add batch norm after each conv (statistics synchronised over
+        `axis_name` when the step runs on several devices).
+      num_outputs: 1 for a single logit.
+    """
 
-  features: Sequence[int] = (16, 32, 64)
-  hidden: int = 64
-  dropout_rate: float = 0.5
-  batch_norm: bool = False
-  num_outputs: int = 1
+    features: Sequence[int] = (16, 32, 64)
+    hidden: int = 64
+    dropout_rate: float = 0.5
+    batch_norm: bool = False
+    num_outputs: int = 1
 
-  @nn.compact
-  def __call__(self, x: jax.Array, *, train: bool = False,
-               example_ids: jax.Array | None = None,
-               axis_name: str | None = None) -> jax.Array:
-    """x: float [B, H, W, C] (normalised); returns logits [B] or [B, num_outputs]."""
-    for i, f in enumerate(self.features):
-      x = nn.Conv(f, (3, 3), padding="SAME", use_bias=not self.batch_norm,
-                  name=f"conv{i + 1}")(x)
-      if self.batch_norm:
-        x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
-                         axis_name=axis_name, name=f"bn{i + 1}")(x)
-      x = nn.relu(x)
-      x = nn.max_pool(x, (2, 2), strides=(2, 2))
-    x = x.reshape((x.shape[0], -1))
-    x = nn.relu(nn.Dense(self.hidden, name="dense")(x))
-    x = ExampleDropout(self.dropout_rate)(x, deterministic=not train,
-                                          example_ids=example_ids)
-    x = nn.Dense(self.num_outputs, name="logits")(x)
-    return x[:, 0] if self.num_outputs == 1 else x
+    @nn.compact
+    def __call__(self, x: jax.Array, *, train: bool = False,
+                 example_ids: jax.Array | None = None,
+                 axis_name: str | None = None) -> jax.Array:
+        """x: float [B, H, W, C] (normalised); returns logits [B] or [B, num_outputs]."""
+        for i, f in enumerate(self.features):
+            x = nn.Conv(f, (3, 3), padding="SAME", use_bias=not self.batch_norm,
+                        name=f"conv{i + 1}")(x)
+            if self.batch_norm:
+                x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                                 axis_name=axis_name, name=f"bn{i + 1}")(x)
+            x = nn.relu(x)
+            x = nn.max_pool(x, (2, 2), strides=(2, 2))
+        x = x.reshape((x.shape[0], -1))
+        x = nn.relu(nn.Dense(self.hidden, name="dense")(x))
+        x = ExampleDropout(self.dropout_rate)(x, deterministic=not train,
+                                              example_ids=example_ids)
+        x = nn.Dense(self.num_outputs, name="logits")(x)
+        return x[:, 0] if self.num_outputs == 1 else x

@@ -20,101 +20,101 @@ from jaxdl.train.state import TrainState
 
 
 class CheckpointMismatchError(ValueError):
-  """A checkpoint whose arrays do not fit the state the config builds."""
+    """A checkpoint whose arrays do not fit the state the config builds."""
 
 
 def _arrays(state: TrainState) -> dict:
-  return {"step": state.step, "params": state.params,
-          "opt_state": state.opt_state, "batch_stats": state.batch_stats}
+    return {"step": state.step, "params": state.params,
+            "opt_state": state.opt_state, "batch_stats": state.batch_stats}
 
 
 def _manager(directory: Path, max_to_keep: int) -> ocp.CheckpointManager:
-  # Each process manages its own view: process 0 writes, every process reads
-  # (a shared filesystem is assumed for multi-host resumption).
-  me = jax.process_index()
-  if me == 0:
-    directory.mkdir(parents=True, exist_ok=True)
-  options = ocp.CheckpointManagerOptions(
-      max_to_keep=max_to_keep, create=False, enable_async_checkpointing=False,
-      multiprocessing_options=ocp.options.MultiprocessingOptions(
-          primary_host=me, active_processes={me}))
-  return ocp.CheckpointManager(directory.absolute(), options=options,
-                               item_names=("state", "data", "meta"))
+    # Each process manages its own view: process 0 writes, every process reads
+    # (a shared filesystem is assumed for multi-host resumption).
+    me = jax.process_index()
+    if me == 0:
+        directory.mkdir(parents=True, exist_ok=True)
+    options = ocp.CheckpointManagerOptions(
+        max_to_keep=max_to_keep, create=False, enable_async_checkpointing=False,
+        multiprocessing_options=ocp.options.MultiprocessingOptions(
+            primary_host=me, active_processes={me}))
+    return ocp.CheckpointManager(directory.absolute(), options=options,
+                                 item_names=("state", "data", "meta"))
 
 
 class Checkpoints:
-  """The latest and best checkpoints of one run (see module doc)."""
+    """The latest and best checkpoints of one run (see module doc)."""
 
-  def __init__(self, directory: str | Path, *, keep_latest: int = 2):
-    self.directory = Path(directory)
-    self.writer = jax.process_index() == 0
-    self.latest = _manager(self.directory / "latest", keep_latest)
-    self.best = _manager(self.directory / "best", 1)
+    def __init__(self, directory: str | Path, *, keep_latest: int = 2):
+        self.directory = Path(directory)
+        self.writer = jax.process_index() == 0
+        self.latest = _manager(self.directory / "latest", keep_latest)
+        self.best = _manager(self.directory / "best", 1)
 
-  def save(self, state: TrainState, *, data: dict, meta: dict, best: bool = False) -> None:
-    """Saves `state` (host or device arrays, unreplicated) as latest, and as best."""
-    if not self.writer:
-      return
-    arrays = jax.tree.map(np.asarray, jax.device_get(_arrays(state)))
-    step = int(arrays["step"])
-    args = ocp.args.Composite(state=ocp.args.PyTreeSave(arrays),
-                              data=ocp.args.JsonSave(data),
-                              meta=ocp.args.JsonSave(meta))
-    # Best first: `latest` is the commit point, so a run killed between the two
-    # saves resumes from the previous latest and saves both again.
-    targets = ([self.best] if best else []) + [self.latest]
-    for manager in targets:
-      if manager.latest_step() != step:
-        manager.save(step, args=args)
-      manager.wait_until_finished()
+    def save(self, state: TrainState, *, data: dict, meta: dict, best: bool = False) -> None:
+        """Saves `state` (host or device arrays, unreplicated) as latest, and as best."""
+        if not self.writer:
+            return
+        arrays = jax.tree.map(np.asarray, jax.device_get(_arrays(state)))
+        step = int(arrays["step"])
+        args = ocp.args.Composite(state=ocp.args.PyTreeSave(arrays),
+                                  data=ocp.args.JsonSave(data),
+                                  meta=ocp.args.JsonSave(meta))
+        # Best first: `latest` is the commit point, so a run killed between the two
+        # saves resumes from the previous latest and saves both again.
+        targets = ([self.best] if best else []) + [self.latest]
+        for manager in targets:
+            if manager.latest_step() != step:
+                manager.save(step, args=args)
+            manager.wait_until_finished()
 
-  def latest_step(self, which: str = "latest") -> int | None:
-    return getattr(self, which).latest_step()
+    def latest_step(self, which: str = "latest") -> int | None:
+        return getattr(self, which).latest_step()
 
-  def restore(self, template: TrainState, which: str = "latest",
-              step: int | None = None) -> tuple[TrainState, dict, dict]:
-    """Restores (state, data, meta) into `template`'s structure (static fields kept)."""
-    manager = getattr(self, which)
-    step = manager.latest_step() if step is None else step
-    if step is None:
-      raise FileNotFoundError(f"no {which} checkpoint in {self.directory}")
-    target = jax.tree.map(np.asarray, jax.device_get(_arrays(template)))
-    try:
-      restored = manager.restore(step, args=ocp.args.Composite(
-          state=ocp.args.PyTreeRestore(target), data=ocp.args.JsonRestore(),
-          meta=ocp.args.JsonRestore()))
-    except (ValueError, KeyError, TypeError) as e:
-      raise CheckpointMismatchError(
-          f"the {which} checkpoint (step {step}) in {self.directory} does not match "
-          f"the model and optimiser of this config (was the model or optimiser "
-          f"changed? use a new --workdir): {str(e).splitlines()[0]}") from None
-    arrays = restored["state"]
-    mismatched = [
-        f"{jax.tree_util.keystr(path)}: checkpoint {np.shape(got)} vs config {np.shape(want)}"
-        for (path, want), got in zip(jax.tree_util.tree_leaves_with_path(target),
-                                     jax.tree.leaves(arrays))
-        if np.shape(got) != np.shape(want)]
-    if mismatched or jax.tree.structure(arrays) != jax.tree.structure(target):
-      raise CheckpointMismatchError(
-          f"the {which} checkpoint (step {step}) in {self.directory} does not match "
-          f"the model and optimiser of this config (use a new --workdir): "
-          f"{'; '.join(mismatched[:3]) or 'different parameter tree'}")
-    state = template.replace(step=arrays["step"], params=arrays["params"],
-                             opt_state=arrays["opt_state"],
-                             batch_stats=arrays["batch_stats"])
-    return state, restored["data"], restored["meta"]
+    def restore(self, template: TrainState, which: str = "latest",
+                step: int | None = None) -> tuple[TrainState, dict, dict]:
+        """Restores (state, data, meta) into `template`'s structure (static fields kept)."""
+        manager = getattr(self, which)
+        step = manager.latest_step() if step is None else step
+        if step is None:
+            raise FileNotFoundError(f"no {which} checkpoint in {self.directory}")
+        target = jax.tree.map(np.asarray, jax.device_get(_arrays(template)))
+        try:
+            restored = manager.restore(step, args=ocp.args.Composite(
+                state=ocp.args.PyTreeRestore(target), data=ocp.args.JsonRestore(),
+                meta=ocp.args.JsonRestore()))
+        except (ValueError, KeyError, TypeError) as e:
+            raise CheckpointMismatchError(
+                f"the {which} checkpoint (step {step}) in {self.directory} does not match "
+                f"the model and optimiser of this config (was the model or optimiser "
+                f"changed? use a new --workdir): {str(e).splitlines()[0]}") from None
+        arrays = restored["state"]
+        mismatched = [
+            f"{jax.tree_util.keystr(path)}: checkpoint {np.shape(got)} vs config {np.shape(want)}"
+            for (path, want), got in zip(jax.tree_util.tree_leaves_with_path(target),
+                                         jax.tree.leaves(arrays))
+            if np.shape(got) != np.shape(want)]
+        if mismatched or jax.tree.structure(arrays) != jax.tree.structure(target):
+            raise CheckpointMismatchError(
+                f"the {which} checkpoint (step {step}) in {self.directory} does not match "
+                f"the model and optimiser of this config (use a new --workdir): "
+                f"{'; '.join(mismatched[:3]) or 'different parameter tree'}")
+        state = template.replace(step=arrays["step"], params=arrays["params"],
+                                 opt_state=arrays["opt_state"],
+                                 batch_stats=arrays["batch_stats"])
+        return state, restored["data"], restored["meta"]
 
-  def close(self) -> None:
-    self.latest.close()
-    self.best.close()
+    def close(self) -> None:
+        self.latest.close()
+        self.best.close()
 
 
 def restore_params(directory: str | Path, template: TrainState,
                    which: str = "best") -> tuple[TrainState, dict]:
-  """(state, meta) of a finished run's best (or latest) checkpoint, for prediction."""
-  ckpts = Checkpoints(directory)
-  try:
-    state, _, meta = ckpts.restore(template, which)
-  finally:
-    ckpts.close()
-  return state, meta
+    """(state, meta) of a finished run's best (or latest) checkpoint, for prediction."""
+    ckpts = Checkpoints(directory)
+    try:
+        state, _, meta = ckpts.restore(template, which)
+    finally:
+        ckpts.close()
+    return state, meta

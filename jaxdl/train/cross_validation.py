@@ -29,11 +29,11 @@ from jaxdl.train.steps import eval_step, train_step
 
 @dataclasses.dataclass
 class CrossValidationResult:
-  scores: list[float]        # one per split, the monitored metric on its held-out part
-  metrics: list[dict]        # all eval metrics per split
-  seconds: float             # wall time of training (compilation included)
-  steps_per_fold: int
-  mode: str
+    scores: list[float]        # one per split, the monitored metric on its held-out part
+    metrics: list[dict]        # all eval metrics per split
+    seconds: float             # wall time of training (compilation included)
+    steps_per_fold: int
+    mode: str
 
 
 def cross_validate(*, make_state: Callable[[jax.Array], TrainState], source,
@@ -42,53 +42,53 @@ def cross_validate(*, make_state: Callable[[jax.Array], TrainState], source,
                    rng: jax.Array, metric: str = "accuracy", mode: str = "vmap",
                    eval_batch_size: int = 256, progress: bool = True
                    ) -> CrossValidationResult:
-  """Trains one model per split (train part) and scores it on the split's held-out part.
+    """Trains one model per split (train part) and scores it on the split's held-out part.
 
-  make_state(key) builds a fresh TrainState; fold k uses key fold_in(rng, k), data
-  seed `seed + k` and step key fold_in(rng, 1000 + k). Train parts are trimmed to
-  equal size (`splits.equal_size`) so all folds take the same number of steps.
-  """
-  if mode not in ("vmap", "sequential"):
-    raise ValueError(f"cross-validation mode must be 'vmap' or 'sequential', got {mode!r}")
-  splits = equal_size(splits)
-  k = len(splits)
-  fold_data = [pipeline.training_batches(
-      Subset(source, tr), global_batch_size=global_batch_size, seed=seed + i,
-      num_epochs=epochs, transform=transform, augment=augment,
-      process_index=0, process_count=1) for i, (tr, _) in enumerate(splits)]
-  steps = len(fold_data[0])
-  init_keys = jnp.stack([jax.random.fold_in(rng, i) for i in range(k)])
-  step_keys = jnp.stack([jax.random.fold_in(rng, 1000 + i) for i in range(k)])
-  bar = tqdm(total=steps * k, unit="step", desc=f"{k}-fold ({mode})",
-             disable=not progress, dynamic_ncols=True)
-  t0 = time.perf_counter()
-  if mode == "vmap":
-    states = jax.vmap(make_state)(init_keys)
-    stacked = grain.MapDataset.range(steps).map(
-        lambda s: jax.tree.map(lambda *xs: np.stack(xs), *[d[s] for d in fold_data]))
-    step_fn = jax.jit(jax.vmap(train_step), donate_argnums=0)
-    for batch in pipeline.prefetch(stacked):
-      states, metrics = step_fn(states, batch, step_keys)
-      bar.update(k)
-    jax.block_until_ready(states)
-    finals = [jax.tree.map(lambda x, i=i: x[i], states) for i in range(k)]
-  else:
-    step_fn = jax.jit(train_step, donate_argnums=0)
-    finals = []
-    for i in range(k):
-      state = make_state(init_keys[i])
-      for batch in pipeline.prefetch(fold_data[i]):
-        state, metrics = step_fn(state, batch, step_keys[i])
-        bar.update(1)
-      finals.append(jax.block_until_ready(state))
-  seconds = time.perf_counter() - t0
-  bar.close()
+    make_state(key) builds a fresh TrainState; fold k uses key fold_in(rng, k), data
+    seed `seed + k` and step key fold_in(rng, 1000 + k). Train parts are trimmed to
+    equal size (`splits.equal_size`) so all folds take the same number of steps.
+    """
+    if mode not in ("vmap", "sequential"):
+        raise ValueError(f"cross-validation mode must be 'vmap' or 'sequential', got {mode!r}")
+    splits = equal_size(splits)
+    k = len(splits)
+    fold_data = [pipeline.training_batches(
+        Subset(source, tr), global_batch_size=global_batch_size, seed=seed + i,
+        num_epochs=epochs, transform=transform, augment=augment,
+        process_index=0, process_count=1) for i, (tr, _) in enumerate(splits)]
+    steps = len(fold_data[0])
+    init_keys = jnp.stack([jax.random.fold_in(rng, i) for i in range(k)])
+    step_keys = jnp.stack([jax.random.fold_in(rng, 1000 + i) for i in range(k)])
+    bar = tqdm(total=steps * k, unit="step", desc=f"{k}-fold ({mode})",
+               disable=not progress, dynamic_ncols=True)
+    t0 = time.perf_counter()
+    if mode == "vmap":
+        states = jax.vmap(make_state)(init_keys)
+        stacked = grain.MapDataset.range(steps).map(
+            lambda s: jax.tree.map(lambda *xs: np.stack(xs), *[d[s] for d in fold_data]))
+        step_fn = jax.jit(jax.vmap(train_step), donate_argnums=0)
+        for batch in pipeline.prefetch(stacked):
+            states, metrics = step_fn(states, batch, step_keys)
+            bar.update(k)
+        jax.block_until_ready(states)
+        finals = [jax.tree.map(lambda x, i=i: x[i], states) for i in range(k)]
+    else:
+        step_fn = jax.jit(train_step, donate_argnums=0)
+        finals = []
+        for i in range(k):
+            state = make_state(init_keys[i])
+            for batch in pipeline.prefetch(fold_data[i]):
+                state, metrics = step_fn(state, batch, step_keys[i])
+                bar.update(1)
+            finals.append(jax.block_until_ready(state))
+    seconds = time.perf_counter() - t0
+    bar.close()
 
-  single = Strategy("single")
-  compiled_eval = single.compile_eval_step(eval_step)
-  results = [evaluate(compiled_eval, state, pipeline.evaluation_batches(
-      Subset(source, val), global_batch_size=eval_batch_size, transform=transform,
-      process_index=0, process_count=1), single)
-             for state, (_, val) in zip(finals, splits)]
-  return CrossValidationResult(scores=[r[metric] for r in results], metrics=results,
-                               seconds=seconds, steps_per_fold=steps, mode=mode)
+    single = Strategy("single")
+    compiled_eval = single.compile_eval_step(eval_step)
+    results = [evaluate(compiled_eval, state, pipeline.evaluation_batches(
+        Subset(source, val), global_batch_size=eval_batch_size, transform=transform,
+        process_index=0, process_count=1), single)
+        for state, (_, val) in zip(finals, splits)]
+    return CrossValidationResult(scores=[r[metric] for r in results], metrics=results,
+                                 seconds=seconds, steps_per_fold=steps, mode=mode)

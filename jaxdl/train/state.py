@@ -13,49 +13,49 @@ from flax import struct
 
 
 class TrainState(struct.PyTreeNode):
-  """Parameters, optimiser state, step and batch-norm statistics of one model.
+    """Parameters, optimiser state, step and batch-norm statistics of one model.
 
-  The array fields are the pytree's leaves (what is checkpointed, replicated and
-  vmapped); the rest are static: the model's `apply` function, the optax
-  transformation, the objective `objective(outputs, batch) -> (loss, metrics)` and
-  the L1 / L2 weight-penalty coefficients added to the objective's loss.
-  """
+    The array fields are the pytree's leaves (what is checkpointed, replicated and
+    vmapped); the rest are static: the model's `apply` function, the optax
+    transformation, the objective `objective(outputs, batch) -> (loss, metrics)` and
+    the L1 / L2 weight-penalty coefficients added to the objective's loss.
+    """
 
-  step: jax.Array
-  params: Any
-  opt_state: Any
-  batch_stats: Any
-  apply_fn: Callable = struct.field(pytree_node=False)
-  tx: optax.GradientTransformation = struct.field(pytree_node=False)
-  objective: Callable = struct.field(pytree_node=False)
-  l1: float = struct.field(pytree_node=False, default=0.0)
-  l2: float = struct.field(pytree_node=False, default=0.0)
+    step: jax.Array
+    params: Any
+    opt_state: Any
+    batch_stats: Any
+    apply_fn: Callable = struct.field(pytree_node=False)
+    tx: optax.GradientTransformation = struct.field(pytree_node=False)
+    objective: Callable = struct.field(pytree_node=False)
+    l1: float = struct.field(pytree_node=False, default=0.0)
+    l2: float = struct.field(pytree_node=False, default=0.0)
 
-  @classmethod
-  def create(cls, *, model, rng: jax.Array, example_inputs: jax.Array,
-             tx: optax.GradientTransformation, objective: Callable,
-             l1: float = 0.0, l2: float = 0.0) -> "TrainState":
-    """Initialises `model` on `example_inputs` (a batch, any size) with key `rng`."""
-    variables = model.init(rng, example_inputs, train=False)
-    params = variables["params"]
-    return cls(step=jnp.zeros((), jnp.int32), params=params,
-               opt_state=tx.init(params),
-               batch_stats=variables.get("batch_stats", {}),
-               apply_fn=model.apply, tx=tx, objective=objective,
-               l1=float(l1), l2=float(l2))
+    @classmethod
+    def create(cls, *, model, rng: jax.Array, example_inputs: jax.Array,
+               tx: optax.GradientTransformation, objective: Callable,
+               l1: float = 0.0, l2: float = 0.0) -> "TrainState":
+        """Initialises `model` on `example_inputs` (a batch, any size) with key `rng`."""
+        variables = model.init(rng, example_inputs, train=False)
+        params = variables["params"]
+        return cls(step=jnp.zeros((), jnp.int32), params=params,
+                   opt_state=tx.init(params),
+                   batch_stats=variables.get("batch_stats", {}),
+                   apply_fn=model.apply, tx=tx, objective=objective,
+                   l1=float(l1), l2=float(l2))
 
 
 def params_sha256(params: Any) -> str:
-  """SHA-256 over every leaf's bytes (shape, dtype, values) in flattened-path order.
+    """SHA-256 over every leaf's bytes (shape, dtype, values) in flattened-path order.
 
-  Two runs with identical parameters, bit for bit, give the same digest.
-  """
-  digest = hashlib.sha256()
-  for path, leaf in sorted(jax.tree_util.tree_leaves_with_path(params),
-                           key=lambda pl: jax.tree_util.keystr(pl[0])):
-    arr = np.ascontiguousarray(np.asarray(jax.device_get(leaf)))
-    digest.update(jax.tree_util.keystr(path).encode())
-    digest.update(str(arr.dtype).encode() + str(arr.shape).encode())
-    digest.update(arr.tobytes())
-  return digest.hexdigest()
+    Two runs with identical parameters, bit for bit, give the same digest.
+    """
+    digest = hashlib.sha256()
+    for path, leaf in sorted(jax.tree_util.tree_leaves_with_path(params),
+                             key=lambda pl: jax.tree_util.keystr(pl[0])):
+        arr = np.ascontiguousarray(np.asarray(jax.device_get(leaf)))
+        digest.update(jax.tree_util.keystr(path).encode())
+        digest.update(str(arr.dtype).encode() + str(arr.shape).encode())
+        digest.update(arr.tobytes())
+    return digest.hexdigest()
 

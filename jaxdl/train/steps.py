@@ -34,80 +34,80 @@ Batch = Mapping[str, Any]
 
 def _forward(state: TrainState, params, batch: Batch, *, train: bool,
              rng: jax.Array | None, axis_name: str | None):
-  variables = {"params": params}
-  mutable = []
-  if state.batch_stats:
-    variables["batch_stats"] = state.batch_stats
-    mutable = ["batch_stats"] if train else []
-  kwargs = dict(train=train, example_ids=batch.get("id"), axis_name=axis_name)
-  if train:
-    kwargs["rngs"] = {"dropout": rng}
-  if mutable:
-    return state.apply_fn(variables, batch["inputs"], mutable=mutable, **kwargs)
-  return state.apply_fn(variables, batch["inputs"], **kwargs), {}
+    variables = {"params": params}
+    mutable = []
+    if state.batch_stats:
+        variables["batch_stats"] = state.batch_stats
+        mutable = ["batch_stats"] if train else []
+    kwargs = dict(train=train, example_ids=batch.get("id"), axis_name=axis_name)
+    if train:
+        kwargs["rngs"] = {"dropout": rng}
+    if mutable:
+        return state.apply_fn(variables, batch["inputs"], mutable=mutable, **kwargs)
+    return state.apply_fn(variables, batch["inputs"], **kwargs), {}
 
 
 def train_step(state: TrainState, batch: Batch, rng: jax.Array,
                axis_name: str | None = None) -> tuple[TrainState, dict]:
-  """One optimiser step on `batch`; returns the new state and its metrics.
+    """One optimiser step on `batch`; returns the new state and its metrics.
 
-  rng: a key shared by all devices; the step folds in `state.step`, and dropout
-  folds in each example's `id`, so randomness is reproducible and independent of
-  the device layout. metrics: the objective's metrics (means over the global
-  batch), plus `objective` (loss + weight penalties) and `grad_norm`.
-  """
-  rng = jax.random.fold_in(rng, state.step)
+    rng: a key shared by all devices; the step folds in `state.step`, and dropout
+    folds in each example's `id`, so randomness is reproducible and independent of
+    the device layout. metrics: the objective's metrics (means over the global
+    batch), plus `objective` (loss + weight penalties) and `grad_norm`.
+    """
+    rng = jax.random.fold_in(rng, state.step)
 
-  def objective(params):
-    outputs, mutated = _forward(state, params, batch, train=True, rng=rng,
-                                axis_name=axis_name)
-    loss, metrics = state.objective(outputs, batch)
-    total = loss
-    if state.l1:
-      total = total + state.l1 * losses.l1_penalty(params)
-    if state.l2:
-      total = total + state.l2 * losses.l2_penalty(params)
-    return total, (metrics, mutated)
+    def objective(params):
+        outputs, mutated = _forward(state, params, batch, train=True, rng=rng,
+                                    axis_name=axis_name)
+        loss, metrics = state.objective(outputs, batch)
+        total = loss
+        if state.l1:
+            total = total + state.l1 * losses.l1_penalty(params)
+        if state.l2:
+            total = total + state.l2 * losses.l2_penalty(params)
+        return total, (metrics, mutated)
 
-  (total, (metrics, mutated)), grads = jax.value_and_grad(
-      objective, has_aux=True)(state.params)
-  metrics = dict(metrics, objective=total)
-  if axis_name is not None:
-    grads = lax.pmean(grads, axis_name)
-    metrics = lax.pmean(metrics, axis_name)
-  updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
-  new_state = state.replace(
-      step=state.step + 1,
-      params=optax.apply_updates(state.params, updates),
-      opt_state=opt_state,
-      batch_stats=mutated.get("batch_stats", state.batch_stats))
-  metrics["grad_norm"] = optax.tree.norm(grads)
-  return new_state, metrics
+    (total, (metrics, mutated)), grads = jax.value_and_grad(
+        objective, has_aux=True)(state.params)
+    metrics = dict(metrics, objective=total)
+    if axis_name is not None:
+        grads = lax.pmean(grads, axis_name)
+        metrics = lax.pmean(metrics, axis_name)
+    updates, opt_state = state.tx.update(grads, state.opt_state, state.params)
+    new_state = state.replace(
+        step=state.step + 1,
+        params=optax.apply_updates(state.params, updates),
+        opt_state=opt_state,
+        batch_stats=mutated.get("batch_stats", state.batch_stats))
+    metrics["grad_norm"] = optax.tree.norm(grads)
+    return new_state, metrics
 
 
 def eval_step(state: TrainState, batch: Batch,
               axis_name: str | None = None) -> dict:
-  """The objective's metrics on `batch` in inference mode, plus `count`.
+    """The objective's metrics on `batch` in inference mode, plus `count`.
 
-  Metrics are means over the real (mask = 1) examples of the global batch and
-  `count` is their number, so batches combine as count-weighted means.
-  """
-  outputs, _ = _forward(state, state.params, batch, train=False, rng=None,
-                        axis_name=axis_name)
-  _, metrics = state.objective(outputs, batch)
-  mask = batch.get("mask")
-  count = (jnp.sum(jnp.asarray(mask, jnp.float32)) if mask is not None
-           else jnp.asarray(batch["inputs"].shape[0], jnp.float32))
-  if axis_name is not None:
-    total = lax.psum(count, axis_name)
-    metrics = {k: lax.psum(v * count, axis_name) / jnp.maximum(total, 1.0)
-               for k, v in metrics.items()}
-    count = total
-  return dict(metrics, count=count)
+    Metrics are means over the real (mask = 1) examples of the global batch and
+    `count` is their number, so batches combine as count-weighted means.
+    """
+    outputs, _ = _forward(state, state.params, batch, train=False, rng=None,
+                          axis_name=axis_name)
+    _, metrics = state.objective(outputs, batch)
+    mask = batch.get("mask")
+    count = (jnp.sum(jnp.asarray(mask, jnp.float32)) if mask is not None
+             else jnp.asarray(batch["inputs"].shape[0], jnp.float32))
+    if axis_name is not None:
+        total = lax.psum(count, axis_name)
+        metrics = {k: lax.psum(v * count, axis_name) / jnp.maximum(total, 1.0)
+                   for k, v in metrics.items()}
+        count = total
+    return dict(metrics, count=count)
 
 
 def predict_step(state: TrainState, batch: Batch) -> jax.Array:
-  """The model's outputs (e.g. logits) on batch["inputs"], in inference mode."""
-  outputs, _ = _forward(state, state.params, batch, train=False, rng=None,
-                        axis_name=None)
-  return outputs
+    """The model's outputs (e.g. logits) on batch["inputs"], in inference mode."""
+    outputs, _ = _forward(state, state.params, batch, train=False, rng=None,
+                          axis_name=None)
+    return outputs

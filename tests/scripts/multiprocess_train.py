@@ -16,7 +16,7 @@ num_processes, process_id, port, strategy_name = (
 from jaxdl.train import distributed  # noqa: E402
 
 if num_processes > 1:
-  distributed.initialize(f"127.0.0.1:{port}", num_processes, process_id)
+    distributed.initialize(f"127.0.0.1:{port}", num_processes, process_id)
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
@@ -47,11 +47,11 @@ strategy = Strategy(strategy_name)
 step = strategy.compile_train_step(train_step)
 placed = strategy.replicate(state)
 for batch in batches:
-  assert len(batch["label"]) == GLOBAL_BATCH // jax.process_count()
-  placed, _ = step(placed, strategy.shard_batch(batch), jax.random.key(1))
+    assert len(batch["label"]) == GLOBAL_BATCH // jax.process_count()
+    placed, _ = step(placed, strategy.shard_batch(batch), jax.random.key(1))
 final = strategy.unreplicate(placed)
 if jax.process_index() == 0:
-  flat = np.concatenate([np.ravel(x) for x in jax.tree.leaves(
-      (final.params, final.batch_stats))])
-  print(json.dumps({"params": flat.tolist(), "sha256": params_sha256(final.params),
-                    "processes": jax.process_count(), "steps": int(final.step)}))
+    flat = np.concatenate([np.ravel(x) for x in jax.tree.leaves(
+        (final.params, final.batch_stats))])
+    print(json.dumps({"params": flat.tolist(), "sha256": params_sha256(final.params),
+                      "processes": jax.process_count(), "steps": int(final.step)}))
