@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
 import time
 from pathlib import Path
@@ -27,7 +26,7 @@ import numpy as np
 from jaxdl import cli
 from jaxdl import config as config_lib
 from jaxdl import losses, metrics, plots
-from jaxdl.data import image_classification, pipeline, splits, transforms
+from jaxdl.data import image_classification, pipeline, transforms
 from jaxdl.data.images import ImageError, load_image
 from jaxdl.models import ShallowCNN
 from jaxdl.train import checkpoint, cross_validation, loop
@@ -114,11 +113,7 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
     mean, std = transforms.channel_stats(
         image_classification.sample_images(data.train, seed=config.seed))
     transform = transforms.classification_example(mean, std)
-    augment = (transforms.image_augmentation(
-        flip=config.augment.flip, crop_padding=config.augment.crop_padding,
-        brightness=config.augment.brightness)
-        if (config.augment.flip or config.augment.crop_padding
-            or config.augment.brightness) else None)
+    augment = transforms.augmentation_from_config(config.augment)
     batch_size = config.train.batch_size
     steps_per_epoch = pipeline.steps_per_epoch(len(data.train), batch_size)
     train_batches = pipeline.training_batches(
@@ -193,26 +188,18 @@ def run_cross_validation(config, data, transform, augment, *, progress=True) -> 
     """K-fold (or iterated K-fold) over train + validation; fold scores' mean and std."""
     from jaxdl.data.sources import Concat
     pool = Concat([data.train, data.validation])
-    n, k = len(pool), config.eval.k
-    if config.eval.protocol == "kfold":
-        folds = splits.kfold_splits(n, k, seed=config.seed)
-    else:
-        folds = splits.iterated_kfold_splits(n, k, config.eval.iterations, config.seed)
-    folds = splits.equal_size(folds)  # equal step counts, so K models train together
-    steps = pipeline.steps_per_epoch(len(folds[0][0]), config.train.batch_size) * \
-        config.eval.cv_epochs
+    e = config.eval
+    folds = cross_validation.protocol_splits(e.protocol, len(pool), k=e.k,
+                                             iterations=e.iterations, seed=config.seed)
     result = cross_validation.cross_validate(
-        make_state=lambda key: create_state(config, key, steps), source=pool,
+        make_state=lambda key, steps: create_state(config, key, steps), source=pool,
         splits=folds, transform=transform, augment=augment,
         global_batch_size=config.train.batch_size, epochs=config.eval.cv_epochs,
         seed=config.seed, rng=jax.random.key(config.seed + 1), metric="accuracy",
         mode=config.eval.cv_mode, eval_batch_size=config.eval.batch_size,
         progress=progress)
-    mean, std = metrics.mean_and_std(np.asarray(result.scores))
-    return {"k": k, "iterations": config.eval.iterations if config.eval.protocol ==
-            "iterated_kfold" else 1, "scores": result.scores, "mean": float(mean),
-            "std": float(std), "mode": result.mode, "seconds": round(result.seconds, 3),
-            "steps_per_fold": result.steps_per_fold}
+    return result.summary(k=e.k, iterations=e.iterations
+                          if e.protocol == "iterated_kfold" else 1)
 
 
 def make_plots(workdir: Path, data, labels, probs, test, config) -> None:

@@ -574,7 +574,7 @@ def _fold_scores_figure(
     ax = fig.add_subplot()
     xs = np.arange(k)
     colors = [f"C{(i // folds) % 10}" for i in range(k)] if repeats > 1 else ["tab:blue"] * k
-    bars = ax.bar(xs, flat - floor, bottom=floor, color=colors, alpha=0.85, width=0.7)
+    ax.bar(xs, flat - floor, bottom=floor, color=colors, alpha=0.85, width=0.7)
     ax.axhspan(mean - std, mean + std, color="gray", alpha=0.25, zorder=0,
                label=f"± 1 std ({std:.2g})")
     ax.axhline(mean, color="black", ls="--", lw=1.4, label=f"mean ({mean:.4g})")

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, last_json_line, run_python
+from conftest import REPO, run_python
 
 QUICK = ["-m", "experiments.day_night", "--config", "configs/day_night.py:quick",
          "--no-progress"]
@@ -55,11 +55,11 @@ def test_run_leaves_everything_in_its_workdir(finished_run):
 
 
 def test_same_seed_same_bits(finished_run, tfds_dir, tmp_path):
-    again = quick_run(tmp_path / "again", tfds_dir, check=True)
+    quick_run(tmp_path / "again", tfds_dir, check=True)
     a = json.loads((finished_run / "results.json").read_text())["train"]
     b = json.loads((tmp_path / "again" / "results.json").read_text())["train"]
     assert a["params_sha256"] == b["params_sha256"]
-    other = quick_run(tmp_path / "other", tfds_dir, "--config.seed=1", check=True)
+    quick_run(tmp_path / "other", tfds_dir, "--config.seed=1", check=True)
     c = json.loads((tmp_path / "other" / "results.json").read_text())["train"]
     assert c["params_sha256"] != a["params_sha256"]
 

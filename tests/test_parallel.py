@@ -4,7 +4,6 @@ Each check runs in a subprocess, where XLA_FLAGS can force N host devices before
 JAX starts. Tolerances are float32 reduction-order noise, not behaviour.
 """
 
-import json
 import socket
 import subprocess
 import sys

@@ -1,7 +1,5 @@
 """The pure pieces: losses on hand-computed cases, penalties, dropout, vmap over folds."""
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -9,7 +7,6 @@ import optax
 import pytest
 
 from jaxdl import losses
-from jaxdl.data import pipeline
 from jaxdl.data.sources import ArraySource
 from jaxdl.models import ExampleDropout, ShallowCNN
 from jaxdl.train import TrainState, eval_step, train_step
@@ -86,7 +83,7 @@ def _toy_cv(mode):
     images = (rng.normal(size=(60, 8, 8, 3)) + 3.0 * labels[:, None, None, None]).astype(np.float32)
     source = ArraySource({"image": images, "label": labels})
     model = ShallowCNN(features=(4,), hidden=8, dropout_rate=0.2)
-    make_state = lambda key: TrainState.create(
+    make_state = lambda key, steps: TrainState.create(
         model=model, rng=key, example_inputs=jnp.zeros((1, 8, 8, 3)), tx=optax.adam(1e-2),
         objective=losses.binary_classification)
     from jaxdl.data.splits import kfold_splits

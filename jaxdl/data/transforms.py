@@ -33,6 +33,15 @@ def classification_example(mean, std) -> Callable[[dict], dict]:
     return transform
 
 
+def augmentation_from_config(augment) -> Callable[[dict, np.random.Generator], dict] | None:
+    """`image_augmentation` from a config group (flip, crop_padding, brightness);
+    None when all are off."""
+    if not (augment.flip or augment.crop_padding or augment.brightness):
+        return None
+    return image_augmentation(flip=augment.flip, crop_padding=augment.crop_padding,
+                              brightness=augment.brightness)
+
+
 def image_augmentation(*, flip: bool = True, crop_padding: int = 0,
                        brightness: float = 0.0) -> Callable[[dict, np.random.Generator], dict]:
     """Random augmentation of ex["image"] (uint8 [H, W, C]) with grain's per-example rng.

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import jax
-import jax.numpy as jnp
 import flax.linen as nn
 
 from jaxdl.models.layers import ExampleDropout

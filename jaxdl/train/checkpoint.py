@@ -10,7 +10,6 @@ complete, so a run killed mid-save keeps its previous checkpoint intact.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import jax
 import numpy as np

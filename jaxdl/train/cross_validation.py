@@ -20,11 +20,27 @@ from tqdm.auto import tqdm
 
 from jaxdl.data import pipeline
 from jaxdl.data.sources import Subset
+from jaxdl.data import splits as splits_lib
 from jaxdl.data.splits import equal_size
 from jaxdl.train.loop import evaluate
 from jaxdl.train.parallel import Strategy
 from jaxdl.train.state import TrainState
 from jaxdl.train.steps import eval_step, train_step
+
+
+PROTOCOLS = ("kfold", "iterated_kfold")
+
+
+def protocol_splits(protocol: str, n: int, *, k: int, iterations: int, seed: int):
+    """The (train, held-out) index splits of range(n) for a cross-validation protocol:
+    "kfold" (K folds of a seeded shuffle) or "iterated_kfold" (`iterations` K-fold
+    splits, each of a different shuffle)."""
+    if protocol == "kfold":
+        return splits_lib.kfold_splits(n, k, seed=seed)
+    if protocol == "iterated_kfold":
+        return splits_lib.iterated_kfold_splits(n, k, iterations, seed)
+    raise ValueError(f"unknown cross-validation protocol {protocol!r}; choose from: "
+                     f"{', '.join(PROTOCOLS)}")
 
 
 @dataclasses.dataclass
@@ -35,8 +51,15 @@ class CrossValidationResult:
     steps_per_fold: int
     mode: str
 
+    def summary(self, **extra) -> dict:
+        """JSON-able report: scores with their mean and population std (ddof=0)."""
+        scores = np.asarray(self.scores, np.float64)
+        return {**extra, "scores": list(self.scores), "mean": float(scores.mean()),
+                "std": float(scores.std()), "mode": self.mode,
+                "seconds": round(self.seconds, 3), "steps_per_fold": self.steps_per_fold}
 
-def cross_validate(*, make_state: Callable[[jax.Array], TrainState], source,
+
+def cross_validate(*, make_state: Callable[[jax.Array, int], TrainState], source,
                    splits: Sequence[tuple[np.ndarray, np.ndarray]], transform,
                    augment=None, global_batch_size: int, epochs: int, seed: int,
                    rng: jax.Array, metric: str = "accuracy", mode: str = "vmap",
@@ -44,7 +67,8 @@ def cross_validate(*, make_state: Callable[[jax.Array], TrainState], source,
                    ) -> CrossValidationResult:
     """Trains one model per split (train part) and scores it on the split's held-out part.
 
-    make_state(key) builds a fresh TrainState; fold k uses key fold_in(rng, k), data
+    make_state(key, total_steps) builds a fresh TrainState (total_steps sizes its
+    learning-rate schedule); fold k uses key fold_in(rng, k), data
     seed `seed + k` and step key fold_in(rng, 1000 + k). Train parts are trimmed to
     equal size (`splits.equal_size`) so all folds take the same number of steps.
     """
@@ -57,13 +81,14 @@ def cross_validate(*, make_state: Callable[[jax.Array], TrainState], source,
         num_epochs=epochs, transform=transform, augment=augment,
         process_index=0, process_count=1) for i, (tr, _) in enumerate(splits)]
     steps = len(fold_data[0])
+    fresh = lambda key: make_state(key, steps)
     init_keys = jnp.stack([jax.random.fold_in(rng, i) for i in range(k)])
     step_keys = jnp.stack([jax.random.fold_in(rng, 1000 + i) for i in range(k)])
     bar = tqdm(total=steps * k, unit="step", desc=f"{k}-fold ({mode})",
                disable=not progress, dynamic_ncols=True)
     t0 = time.perf_counter()
     if mode == "vmap":
-        states = jax.vmap(make_state)(init_keys)
+        states = jax.vmap(fresh)(init_keys)
         stacked = grain.MapDataset.range(steps).map(
             lambda s: jax.tree.map(lambda *xs: np.stack(xs), *[d[s] for d in fold_data]))
         step_fn = jax.jit(jax.vmap(train_step), donate_argnums=0)
@@ -76,7 +101,7 @@ def cross_validate(*, make_state: Callable[[jax.Array], TrainState], source,
         step_fn = jax.jit(train_step, donate_argnums=0)
         finals = []
         for i in range(k):
-            state = make_state(init_keys[i])
+            state = fresh(init_keys[i])
             for batch in pipeline.prefetch(fold_data[i]):
                 state, metrics = step_fn(state, batch, step_keys[i])
                 bar.update(1)
