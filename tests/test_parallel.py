@@ -14,10 +14,12 @@ import pytest
 from conftest import REPO, last_json_line, run_python
 
 
-@pytest.mark.parametrize("devices", [1, 2, 4])
-def test_strategies_agree(devices):
-    proc = run_python(["tests/scripts/parallel_equivalence.py", "bn"], devices=devices,
-                      check=True)
+@pytest.mark.parametrize("devices,objective", [(1, "bn"), (2, "bn"), (4, "bn"),
+                                               (4, "global")])
+def test_strategies_agree(devices, objective):
+    """objective "global": a batch-level loss over all pairs, gathered across devices."""
+    proc = run_python(["tests/scripts/parallel_equivalence.py", objective],
+                      devices=devices, check=True)
     out = last_json_line(proc.stdout)
     assert out["devices"] == devices
     ref = np.asarray(out["params"]["single"])

@@ -18,7 +18,8 @@ class TrainState(struct.PyTreeNode):
     The array fields are the pytree's leaves (what is checkpointed, replicated and
     vmapped); the rest are static: the model's `apply` function, the optax
     transformation, the objective `objective(outputs, batch) -> (loss, metrics)` and
-    the L1 / L2 weight-penalty coefficients added to the objective's loss.
+    the L1 / L2 weight-penalty coefficients added to the objective's loss, and
+    whether the objective needs the whole global batch (`global_objective`).
     """
 
     step: jax.Array
@@ -30,11 +31,15 @@ class TrainState(struct.PyTreeNode):
     objective: Callable = struct.field(pytree_node=False)
     l1: float = struct.field(pytree_node=False, default=0.0)
     l2: float = struct.field(pytree_node=False, default=0.0)
+    # True for objectives that compare examples with each other (triplet mining):
+    # on several devices the step then gathers the global batch's outputs first.
+    global_objective: bool = struct.field(pytree_node=False, default=False)
 
     @classmethod
     def create(cls, *, model, rng: jax.Array, example_inputs: jax.Array,
                tx: optax.GradientTransformation, objective: Callable,
-               l1: float = 0.0, l2: float = 0.0) -> "TrainState":
+               l1: float = 0.0, l2: float = 0.0,
+               global_objective: bool = False) -> "TrainState":
         """Initialises `model` on `example_inputs` (a batch, any size) with key `rng`."""
         variables = model.init(rng, example_inputs, train=False)
         params = variables["params"]
@@ -42,7 +47,7 @@ class TrainState(struct.PyTreeNode):
                    opt_state=tx.init(params),
                    batch_stats=variables.get("batch_stats", {}),
                    apply_fn=model.apply, tx=tx, objective=objective,
-                   l1=float(l1), l2=float(l2))
+                   l1=float(l1), l2=float(l2), global_objective=global_objective)
 
 
 def params_sha256(params: Any) -> str:

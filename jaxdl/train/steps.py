@@ -47,6 +47,18 @@ def _forward(state: TrainState, params, batch: Batch, *, train: bool,
     return state.apply_fn(variables, batch["inputs"], **kwargs), {}
 
 
+def _objective_inputs(state: TrainState, outputs, batch: Batch,
+                      axis_name: str | None):
+    """(outputs, batch) the objective sees: this device's share, or, for a
+    `global_objective` on several devices, the whole global batch (all-gathered
+    in device order, the same on every device)."""
+    if not state.global_objective or axis_name is None:
+        return outputs, batch
+    gather = lambda x: lax.all_gather(x, axis_name, tiled=True)
+    targets = {k: v for k, v in batch.items() if k != "inputs"}
+    return jax.tree.map(gather, outputs), jax.tree.map(gather, targets)
+
+
 def train_step(state: TrainState, batch: Batch, rng: jax.Array,
                axis_name: str | None = None) -> tuple[TrainState, dict]:
     """One optimiser step on `batch`; returns the new state and its metrics.
@@ -61,7 +73,11 @@ def train_step(state: TrainState, batch: Batch, rng: jax.Array,
     def objective(params):
         outputs, mutated = _forward(state, params, batch, train=True, rng=rng,
                                     axis_name=axis_name)
-        loss, metrics = state.objective(outputs, batch)
+        # For a global objective every device computes the same global loss; the
+        # transpose of all_gather sums their n copies of each local gradient, and
+        # the pmean below divides by n again: the single-device gradient exactly.
+        loss, metrics = state.objective(
+            *_objective_inputs(state, outputs, batch, axis_name))
         total = loss
         if state.l1:
             total = total + state.l1 * losses.l1_penalty(params)
@@ -94,6 +110,13 @@ def eval_step(state: TrainState, batch: Batch,
     """
     outputs, _ = _forward(state, state.params, batch, train=False, rng=None,
                           axis_name=axis_name)
+    if state.global_objective and axis_name is not None:
+        outputs, gathered = _objective_inputs(state, outputs, batch, axis_name)
+        _, metrics = state.objective(outputs, gathered)
+        mask = gathered.get("mask")
+        count = (jnp.sum(jnp.asarray(mask, jnp.float32)) if mask is not None
+                 else jnp.asarray(outputs.shape[0], jnp.float32))
+        return dict(metrics, count=count)
     _, metrics = state.objective(outputs, batch)
     mask = batch.get("mask")
     count = (jnp.sum(jnp.asarray(mask, jnp.float32)) if mask is not None

@@ -20,16 +20,28 @@ from jaxdl.train.state import TrainState
 from jaxdl.train.steps import eval_step, train_step
 
 
-def run(strategy_name: str, steps: int, batch_size: int, batch_norm: bool):
+def pairwise_objective(outputs, batch):
+    """A batch-level objective (like triplet mining): pulls embeddings of the same
+    label together and pushes others apart, over every pair of the batch."""
+    d = jnp.sum((outputs[:, None] - outputs[None]) ** 2, -1)
+    same = (batch["label"][:, None] == batch["label"][None]).astype(jnp.float32)
+    loss = jnp.mean(same * d + (1 - same) * jax.nn.relu(1.0 - d))
+    return loss, {"loss": loss}
+
+
+def run(strategy_name: str, steps: int, batch_size: int, batch_norm: bool,
+        global_objective: bool = False):
     model = ShallowCNN(features=(4, 8), hidden=16, dropout_rate=0.3,
-                       batch_norm=batch_norm)
+                       batch_norm=batch_norm, num_outputs=4 if global_objective else 1)
     rng = np.random.default_rng(0)
     images = rng.normal(size=(steps, batch_size, 16, 16, 3)).astype(np.float32)
     labels = rng.integers(0, 2, size=(steps, batch_size)).astype(np.int32)
     state = TrainState.create(model=model, rng=jax.random.key(0),
                               example_inputs=jnp.zeros((1, 16, 16, 3)),
                               tx=optax.sgd(0.1, momentum=0.9),
-                              objective=losses.binary_classification, l2=1e-3)
+                              objective=(pairwise_objective if global_objective
+                                         else losses.binary_classification),
+                              l2=1e-3, global_objective=global_objective)
     strategy = Strategy(strategy_name)
     step = strategy.compile_train_step(train_step)
     evaluate = strategy.compile_eval_step(eval_step)
@@ -50,9 +62,10 @@ def run(strategy_name: str, steps: int, batch_size: int, batch_norm: bool):
 
 
 if __name__ == "__main__":
-    batch_norm = sys.argv[1] == "bn" if len(sys.argv) > 1 else True
+    mode = sys.argv[1] if len(sys.argv) > 1 else "bn"  # bn | nobn | global
     out = {"devices": jax.device_count(), "params": {}, "metrics": {}, "eval": {}}
     for name in ("single", "pmap", "shard_map"):
         out["params"][name], out["metrics"][name], out["eval"][name] = run(
-            name, steps=4, batch_size=8, batch_norm=batch_norm)
+            name, steps=4, batch_size=8, batch_norm=mode != "nobn",
+            global_objective=mode == "global")
     print(json.dumps(out))
