@@ -290,3 +290,285 @@ def mean_and_std(scores) -> tuple[jax.Array, jax.Array]:
     mean = jnp.mean(scores)
     std = jnp.sqrt(jnp.mean(jnp.square(scores - mean)))
     return mean, std
+
+
+# --------------------------------------------------------------------------- face verification
+# Verification, identification and clustering scores for the face case study.
+# Distances are what the embedding model's users compare against a threshold:
+# a pair is accepted as "same person" when its distance is strictly below it.
+
+import numpy as np  # noqa: E402  (evaluation-only code below uses float64 numpy)
+
+from jaxdl.losses import pairwise_squared_distances  # noqa: E402
+
+__all__ += [
+    "adjusted_rand_index",
+    "knn_identify",
+    "normalized_mutual_info",
+    "open_set_rejection",
+    "purity",
+    "tar_at_far",
+    "top_k_accuracy",
+    "verification_pairs_accuracy",
+]
+
+
+def _best_threshold(distances: np.ndarray, same: np.ndarray) -> float:
+    """The threshold t maximising the accuracy of "same iff distance < t".
+
+    Candidates: the midpoints between consecutive distinct sorted distances, plus
+    the two extremes (the smallest distance, below which nothing is accepted, and
+    the next float above the largest, below which everything is). Ties in accuracy
+    go to the smallest threshold.
+    """
+    values = np.unique(distances)
+    candidates = np.concatenate([
+        values[:1], (values[:-1] + values[1:]) / 2.0,
+        [np.nextafter(values[-1], np.inf)]])
+    same_sorted = np.sort(distances[same])
+    diff_sorted = np.sort(distances[~same])
+    # accepted same pairs (d < t) + rejected different pairs (d >= t)
+    correct = (np.searchsorted(same_sorted, candidates, side="left")
+               + diff_sorted.size - np.searchsorted(diff_sorted, candidates, side="left"))
+    return float(candidates[np.argmax(correct)])  # argmax: first (smallest) maximum
+
+
+def verification_pairs_accuracy(distances, same, fold_ids, num_folds: int = 10) -> dict:
+    """Pair-verification accuracy with the LFW 10-fold protocol.
+
+    For each fold f, the threshold ("same person" iff distance < threshold) is
+    the one maximising accuracy on the pairs of the OTHER folds (candidates:
+    midpoints between consecutive sorted distances of those pairs, plus the two
+    extremes; ties go to the smallest), and it is scored on fold f's pairs only,
+    so no threshold is ever tuned on the pairs it is scored on. Numpy, float64,
+    deterministic; not jit-compatible (it is evaluation code).
+
+    Args:
+      distances: float [P], one distance per pair (any units, e.g. L2).
+      same: bool/0-1 [P], true for matched pairs (same identity).
+      fold_ids: int [P] in [0, num_folds), the fold of each pair.
+      num_folds: K (LFW: 10); every fold must hold at least one pair, and the
+        other folds together at least one.
+
+    Returns:
+      dict with "accuracy" (mean over folds, float), "accuracy_std" (population
+      std over folds, ddof=0, float), "thresholds" (float64 [num_folds]: fold f's
+      threshold) and "fold_accuracies" (float64 [num_folds]).
+    """
+    distances = np.asarray(distances, np.float64).reshape(-1)
+    same = np.asarray(same).astype(bool).reshape(-1)
+    fold_ids = np.asarray(fold_ids).reshape(-1)
+    if not distances.size == same.size == fold_ids.size:
+        raise ValueError(f"distances, same and fold_ids differ in length: "
+                         f"{distances.size}, {same.size}, {fold_ids.size}")
+    thresholds = np.zeros(num_folds)
+    fold_accuracies = np.zeros(num_folds)
+    for fold in range(num_folds):
+        test = fold_ids == fold
+        if not test.any() or test.all():
+            raise ValueError(f"fold {fold} holds {int(test.sum())} of {test.size} pairs; "
+                             "each fold needs some pairs and the others some too")
+        thresholds[fold] = _best_threshold(distances[~test], same[~test])
+        fold_accuracies[fold] = np.mean((distances[test] < thresholds[fold]) == same[test])
+    return {
+        "accuracy": float(np.mean(fold_accuracies)),
+        "accuracy_std": float(np.std(fold_accuracies)),
+        "thresholds": thresholds,
+        "fold_accuracies": fold_accuracies,
+    }
+
+
+@jax.jit
+def tar_at_far(distances, same, far=1e-3) -> dict[str, jax.Array]:
+    """True-accept rate at a fixed false-accept rate (pairs accepted when d < t).
+
+    The threshold t is the largest one whose false-accept rate on the mismatched
+    pairs, #{mismatched: d < t} / #mismatched, is <= far: with k = floor(far *
+    #mismatched) false accepts allowed, t is the (k+1)-th smallest mismatched
+    distance (+inf when k >= #mismatched: everything may be accepted). The
+    product far * #mismatched is rounded up to the next integer if it is within
+    1e-4 of it, so that float32 rounding of, say, 1e-3 * 1000 cannot lose a
+    false accept.
+
+    Args:
+      distances: float [P], one distance per pair.
+      same: bool/0-1 [P], true for matched pairs.
+      far: the allowed false-accept rate in [0, 1] (may be traced).
+
+    Returns:
+      dict with "tar" (float32: fraction of matched pairs with d < threshold; 0.0
+      with no matched pair) and "threshold" (float32, possibly +inf).
+    """
+    distances = jnp.asarray(distances, jnp.float32)
+    same = jnp.asarray(same).astype(bool)
+    num_mismatched = jnp.sum(~same)
+    allowed = jnp.floor(far * num_mismatched.astype(jnp.float32) + 1e-4).astype(jnp.int32)
+    # Mismatched distances first, in increasing order; matched ones as +inf after them.
+    mismatched_sorted = jnp.sort(jnp.where(same, jnp.inf, distances))
+    index = jnp.clip(allowed, 0, distances.shape[0] - 1)
+    threshold = jnp.where(allowed < num_mismatched, mismatched_sorted[index], jnp.inf)
+    accepted = jnp.sum(same & (distances < threshold))
+    return {"tar": _safe_ratio(accepted, jnp.sum(same)), "threshold": threshold}
+
+
+@functools.partial(jax.jit, static_argnames="k")
+def knn_identify(gallery, gallery_labels, probes, k: int = 5) -> tuple[jax.Array, jax.Array]:
+    """The k nearest gallery embeddings of each probe, by plain (not squared) L2.
+
+    Args:
+      gallery: float [G, D], enrolled embeddings.
+      gallery_labels: int [G], their identities.
+      probes: float [Q, D], embeddings to identify.
+      k: static int, 1 <= k <= G.
+
+    Returns:
+      (top_k_labels int [Q, k], top_k_distances float32 [Q, k]): the identities
+      and L2 distances of the k nearest gallery entries, nearest first (ties: the
+      lower gallery index first). Column 0 is the 1-NN identification.
+    """
+    gallery_labels = jnp.asarray(gallery_labels)
+    distances = jnp.sqrt(pairwise_squared_distances(probes, gallery))
+    negated, indices = jax.lax.top_k(-distances, k)
+    return gallery_labels[indices], -negated
+
+
+@functools.partial(jax.jit, static_argnames="k")
+def top_k_accuracy(top_k_labels, true_labels, k: int) -> jax.Array:
+    """Fraction of probes whose true identity is among the first k of `top_k_labels`.
+
+    Args:
+      top_k_labels: int [Q, K] (from `knn_identify`), nearest first; k <= K.
+      true_labels: int [Q].
+      k: static int.
+
+    Returns:
+      float32 scalar in [0, 1] (k = 1: 1-NN identification accuracy).
+    """
+    top_k_labels = jnp.asarray(top_k_labels)[:, :k]
+    hit = jnp.any(top_k_labels == jnp.asarray(true_labels)[:, None], axis=1)
+    return jnp.mean(hit.astype(jnp.float32))
+
+
+@jax.jit
+def open_set_rejection(nearest_distances, threshold) -> jax.Array:
+    """Fraction of probes rejected as "not in the database": nearest distance > threshold.
+
+    Args:
+      nearest_distances: float [Q], each probe's distance to its nearest gallery
+        entry (e.g. column 0 of `knn_identify`'s distances; course: L2, t = 0.7).
+      threshold: scalar, same units.
+
+    Returns:
+      float32 scalar in [0, 1].
+    """
+    rejected = jnp.asarray(nearest_distances) > threshold
+    return jnp.mean(rejected.astype(jnp.float32))
+
+
+def _contingency(labels_true, labels_pred, num_classes: int, num_clusters: int,
+                 mask) -> jax.Array:
+    """float32 [num_classes, num_clusters] counts of (true label, cluster) pairs."""
+    labels_true = jnp.asarray(labels_true)
+    valid = _valid(mask, labels_true.shape[0]).astype(jnp.float32)
+    true_one_hot = jax.nn.one_hot(labels_true, num_classes, dtype=jnp.float32) * valid[:, None]
+    pred_one_hot = jax.nn.one_hot(jnp.asarray(labels_pred), num_clusters, dtype=jnp.float32)
+    return jnp.einsum("ni,nj->ij", true_one_hot, pred_one_hot,
+                      precision=jax.lax.Precision.HIGHEST)
+
+
+def _entropy(counts: jax.Array, total: jax.Array) -> jax.Array:
+    """Entropy in nats of the distribution counts / total (0 log 0 = 0)."""
+    p = counts / jnp.maximum(total, 1.0)
+    return -jnp.sum(jnp.where(p > 0, p * jnp.log(jnp.where(p > 0, p, 1.0)), 0.0))
+
+
+@functools.partial(jax.jit, static_argnames=("num_classes", "num_clusters"))
+def normalized_mutual_info(labels_true, labels_pred, num_classes: int,
+                           num_clusters: int, mask=None) -> jax.Array:
+    """Normalised mutual information between true labels and a clustering.
+
+    NMI = I(U; V) / ((H(U) + H(V)) / 2): the arithmetic-mean normalisation, sklearn's
+    default (`average_method="arithmetic"`). Invariant to renaming labels or
+    clusters. As sklearn: 1.0 when both labelings put everything in one group, 0.0
+    when either does and the other does not.
+
+    Args:
+      labels_true: int [N] in [0, num_classes).
+      labels_pred: int [N] in [0, num_clusters) (e.g. k-means assignments).
+      num_classes, num_clusters: static ints (upper bounds; unused ids are fine).
+      mask: optional bool/0-1 [N]; masked entries are ignored.
+
+    Returns:
+      float32 scalar in [0, 1].
+    """
+    table = _contingency(labels_true, labels_pred, num_classes, num_clusters, mask)
+    total = jnp.sum(table)
+    rows, cols = jnp.sum(table, axis=1), jnp.sum(table, axis=0)
+    joint = table / jnp.maximum(total, 1.0)
+    independent = jnp.outer(rows, cols) / jnp.maximum(total, 1.0) ** 2
+    mutual = jnp.sum(jnp.where(
+        table > 0, joint * jnp.log(jnp.where(table > 0, joint, 1.0)
+                                   / jnp.where(table > 0, independent, 1.0)), 0.0))
+    h_true, h_pred = _entropy(rows, total), _entropy(cols, total)
+    normaliser = (h_true + h_pred) / 2.0
+    both_trivial = (jnp.sum(rows > 0) <= 1) & (jnp.sum(cols > 0) <= 1)
+    return jnp.where(both_trivial, 1.0, _safe_ratio(jnp.maximum(mutual, 0.0), normaliser)
+                     ).astype(jnp.float32)
+
+
+@functools.partial(jax.jit, static_argnames=("num_classes", "num_clusters"))
+def adjusted_rand_index(labels_true, labels_pred, num_classes: int,
+                        num_clusters: int, mask=None) -> jax.Array:
+    """Adjusted Rand index (Hubert & Arabie) between true labels and a clustering.
+
+    ARI = (sum_ij C(n_ij, 2) - E) / ((A + B) / 2 - E), with A = sum_i C(a_i, 2),
+    B = sum_j C(b_j, 2) over the contingency table's row / column sums and
+    E = A B / C(n, 2). 1.0 for identical partitions (up to renaming), about 0 for
+    random ones, negative for worse than chance. As sklearn: 1.0 when the
+    denominator is 0 (both labelings one group, or both all singletons).
+    Float32 counts: exact for N up to a few thousand.
+
+    Args:
+      labels_true: int [N] in [0, num_classes).
+      labels_pred: int [N] in [0, num_clusters).
+      num_classes, num_clusters: static ints.
+      mask: optional bool/0-1 [N].
+
+    Returns:
+      float32 scalar in [-1, 1].
+    """
+    table = _contingency(labels_true, labels_pred, num_classes, num_clusters, mask)
+
+    def pairs(counts):
+        return counts * (counts - 1.0) / 2.0
+
+    total = jnp.sum(table)
+    index = jnp.sum(pairs(table))
+    sum_rows = jnp.sum(pairs(jnp.sum(table, axis=1)))
+    sum_cols = jnp.sum(pairs(jnp.sum(table, axis=0)))
+    expected = _safe_ratio(sum_rows * sum_cols, pairs(total))
+    denominator = (sum_rows + sum_cols) / 2.0 - expected
+    return jnp.where(denominator == 0, 1.0, _safe_ratio(index - expected, denominator)
+                     ).astype(jnp.float32)
+
+
+@functools.partial(jax.jit, static_argnames=("num_classes", "num_clusters"))
+def purity(labels_true, labels_pred, num_classes: int, num_clusters: int,
+           mask=None) -> jax.Array:
+    """Cluster purity: each cluster votes for its majority true label.
+
+    purity = sum over clusters of (count of its most common true label) / N.
+    1.0 for a perfect clustering, but also for all-singleton clusters: read it
+    with NMI or ARI.
+
+    Args:
+      labels_true: int [N] in [0, num_classes).
+      labels_pred: int [N] in [0, num_clusters).
+      num_classes, num_clusters: static ints.
+      mask: optional bool/0-1 [N].
+
+    Returns:
+      float32 scalar in [0, 1]; 0.0 when nothing is valid.
+    """
+    table = _contingency(labels_true, labels_pred, num_classes, num_clusters, mask)
+    return _safe_ratio(jnp.sum(jnp.max(table, axis=0)), jnp.sum(table))

@@ -28,10 +28,10 @@ def test_strategies_agree(devices, objective):
         assert got.shape == ref.shape
         np.testing.assert_allclose(got, ref, atol=2e-6, rtol=0, err_msg=name)
         assert out["metrics"][name]["loss"] == pytest.approx(out["metrics"]["single"]["loss"],
-                                                             abs=1e-6)
+                                                             rel=1e-5)
         assert out["eval"][name]["count"] == 5  # padding counts for nothing
         assert out["eval"][name]["loss"] == pytest.approx(out["eval"]["single"]["loss"],
-                                                          abs=1e-6)
+                                                          rel=1e-5)
     # The run changed the parameters (a no-op step would also "agree").
     assert out["metrics"]["single"]["grad_norm"] > 0
 
