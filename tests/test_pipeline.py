@@ -94,3 +94,43 @@ def test_normalisation_uses_given_statistics():
     np.testing.assert_allclose(std, [0.5, 1e-3, 0.2], atol=1e-6)  # std floored at 1e-3
     out = normalize_image(images, mean, std)
     np.testing.assert_allclose(out[:, 0, 0, 0], [-1.0, 1.0], atol=1e-6)
+
+
+LABELS = np.repeat(np.arange(10), [5, 5, 5, 5, 5, 5, 5, 5, 2, 1])  # ids 8, 9: too few
+
+
+def test_pk_batches_hold_p_identities_with_k_images_each():
+    for step in range(20):
+        idx = pipeline.pk_batch_indices(LABELS, identities_per_batch=4,
+                                        images_per_identity=3, seed=0, step=step)
+        assert len(idx) == 12 and len(set(idx)) == 12  # distinct examples
+        ids, counts = np.unique(LABELS[idx], return_counts=True)
+        assert len(ids) == 4 and set(counts) == {3}
+        assert not set(ids) & {8, 9}  # identities with fewer than K images never drawn
+    a = pipeline.pk_batch_indices(LABELS, identities_per_batch=4, images_per_identity=3,
+                                  seed=0, step=5)
+    b = pipeline.pk_batch_indices(LABELS, identities_per_batch=4, images_per_identity=3,
+                                  seed=0, step=5)
+    np.testing.assert_array_equal(a, b)
+
+
+def test_pk_batches_refuse_data_that_cannot_fill_a_batch():
+    from jaxdl.data.sources import DataError
+    with pytest.raises(DataError, match="only 8 of 10 identities"):
+        pipeline.pk_batch_indices(LABELS, identities_per_batch=9, images_per_identity=3,
+                                  seed=0, step=0)
+
+
+def test_identity_batches_shard_into_the_global_batch():
+    src = ArraySource({"x": np.arange(len(LABELS)), "identity": LABELS})
+    make = lambda pi, pc: pipeline.identity_batches(
+        src, LABELS, identities_per_batch=4, images_per_identity=2, num_steps=6, seed=1,
+        transform=lambda e: e, process_index=pi, process_count=pc)
+    whole, halves = make(0, 1), [make(p, 2) for p in range(2)]
+    assert len(whole) == 6
+    for s in range(6):
+        assert len(halves[0][s]["x"]) == 4
+        merged = np.concatenate([halves[0][s]["x"], halves[1][s]["x"]])
+        assert sorted(merged) == sorted(whole[s]["x"])
+        ids, counts = np.unique(whole[s]["identity"], return_counts=True)
+        assert len(ids) == 4 and set(counts) == {2}

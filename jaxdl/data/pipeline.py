@@ -13,6 +13,7 @@ so a resumed run sees exactly the batches it would have seen.
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import grain
@@ -51,6 +52,57 @@ def training_batches(source, *, global_batch_size: int, seed: int, num_epochs: i
     ds = ds[: steps * global_batch_size]
     ds = ds[process_index::process_count]
     return ds.batch(global_batch_size // process_count, drop_remainder=True)
+
+
+def pk_batch_indices(labels: np.ndarray, *, identities_per_batch: int,
+                     images_per_identity: int, seed: int, step: int) -> np.ndarray:
+    """Source indices of step `step`'s batch: P identities x K images each.
+
+    labels: int [N], the identity of each example. P identities are drawn without
+    replacement among those with at least K examples, then K distinct examples of
+    each; the draw depends only on (seed, step). Returns int64 [P * K], identity-
+    major (the K images of the first identity, then the next, ...).
+    """
+    p, k = identities_per_batch, images_per_identity
+    rng = np.random.default_rng([seed, step])
+    ids, counts = np.unique(labels, return_counts=True)
+    eligible = ids[counts >= k]
+    if len(eligible) < p:
+        raise DataError(f"a batch needs {p} identities with at least {k} images each; "
+                        f"only {len(eligible)} of {len(ids)} identities have that many")
+    chosen = rng.choice(eligible, size=p, replace=False)
+    return np.concatenate([rng.choice(np.flatnonzero(labels == i), size=k, replace=False)
+                           for i in chosen]).astype(np.int64)
+
+
+def identity_batches(source, labels: np.ndarray, *, identities_per_batch: int,
+                     images_per_identity: int, num_steps: int, seed: int,
+                     transform: Transform, augment: RandomTransform | None = None,
+                     process_index: int | None = None,
+                     process_count: int | None = None) -> grain.MapDataset:
+    """Batches of P identities x K images (for triplet mining), this process's share.
+
+    Every global batch holds exactly P identities with K images each
+    (`pk_batch_indices`); each example gets `id`, its position in the global
+    stream. `len()` is num_steps.
+    """
+    process_index = jax.process_index() if process_index is None else process_index
+    process_count = jax.process_count() if process_count is None else process_count
+    size = identities_per_batch * images_per_identity
+    if size % process_count:
+        raise ValueError(f"a batch of {size} does not split over {process_count} processes")
+    labels = np.asarray(labels)
+    batch_of = functools.lru_cache(maxsize=4)(lambda step: pk_batch_indices(
+        labels, identities_per_batch=identities_per_batch,
+        images_per_identity=images_per_identity, seed=seed, step=step))
+    batch_of(0)  # fail early when the data cannot fill a batch
+    ds = grain.MapDataset.range(num_steps * size).map(
+        lambda i: source[int(batch_of(i // size)[i % size])])
+    if augment is not None:
+        ds = ds.random_map(augment, seed=seed + 1)
+    ds = ds.map_with_index(lambda i, ex: dict(transform(ex), id=np.int64(i)))
+    ds = ds[process_index::process_count]
+    return ds.batch(size // process_count, drop_remainder=True)
 
 
 def steps_per_epoch(num_examples: int, global_batch_size: int) -> int:
