@@ -2,5 +2,6 @@
 
 from jaxdl.models.cnn import ShallowCNN
 from jaxdl.models.layers import ExampleDropout
+from jaxdl.models.resnet import ResidualBlock, ResNetEncoder
 
-__all__ = ["ShallowCNN", "ExampleDropout"]
+__all__ = ["ShallowCNN", "ExampleDropout", "ResidualBlock", "ResNetEncoder"]

@@ -1,0 +1,71 @@
+"""Small ResNet-style encoders (pure flax.linen modules)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax
+import jax.numpy as jnp
+import flax.linen as nn
+
+
+class ResidualBlock(nn.Module):
+    """conv3x3 -> BN -> ReLU -> conv3x3 -> BN, plus a (projected) shortcut, -> ReLU."""
+
+    features: int
+    strides: int = 1
+
+    @nn.compact
+    def __call__(self, x: jax.Array, *, train: bool, axis_name: str | None) -> jax.Array:
+        norm = lambda name: nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                                         axis_name=axis_name, name=name)
+        y = nn.Conv(self.features, (3, 3), strides=self.strides, padding="SAME",
+                    use_bias=False, name="conv1")(x)
+        y = nn.relu(norm("bn1")(y))
+        y = nn.Conv(self.features, (3, 3), padding="SAME", use_bias=False, name="conv2")(y)
+        y = norm("bn2")(y)
+        if x.shape[-1] != self.features or self.strides != 1:
+            x = nn.Conv(self.features, (1, 1), strides=self.strides, use_bias=False,
+                        name="shortcut")(x)
+            x = norm("bn_shortcut")(x)
+        return nn.relu(x + y)
+
+
+class ResNetEncoder(nn.Module):
+    """Image -> L2-normalised embedding (FaceNet style).
+
+    A stem conv, then stages of residual blocks (each stage after the first halves
+    the resolution), global average pooling, Dense(`embedding_dim`) and L2
+    normalisation, so embeddings lie on the unit sphere and squared distances are
+    in [0, 4].
+
+    Attributes:
+      stage_features: channels of each stage.
+      blocks_per_stage: residual blocks in each stage.
+      embedding_dim: size of the embedding (128 in FaceNet).
+    """
+
+    stage_features: Sequence[int] = (32, 64, 128, 256)
+    blocks_per_stage: Sequence[int] = (1, 1, 1, 1)
+    embedding_dim: int = 128
+
+    @nn.compact
+    def __call__(self, x: jax.Array, *, train: bool = False,
+                 example_ids: jax.Array | None = None,
+                 axis_name: str | None = None) -> jax.Array:
+        """x: float [B, H, W, C]; returns float32 [B, embedding_dim], unit L2 norm."""
+        del example_ids  # no dropout here; kept for the models' calling convention
+        x = nn.Conv(self.stage_features[0], (3, 3), padding="SAME", use_bias=False,
+                    name="stem")(x)
+        x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
+                         axis_name=axis_name, name="stem_bn")(x)
+        x = nn.relu(x)
+        for s, (features, blocks) in enumerate(zip(self.stage_features,
+                                                   self.blocks_per_stage)):
+            for b in range(blocks):
+                x = ResidualBlock(features, strides=2 if (s > 0 and b == 0) else 1,
+                                  name=f"stage{s + 1}_block{b + 1}")(
+                    x, train=train, axis_name=axis_name)
+        x = jnp.mean(x, axis=(1, 2))
+        x = nn.Dense(self.embedding_dim, name="embedding")(x)
+        return x / jnp.maximum(jnp.linalg.norm(x, axis=-1, keepdims=True), 1e-12)
