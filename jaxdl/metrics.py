@@ -444,7 +444,10 @@ def top_k_accuracy(top_k_labels, true_labels, k: int) -> jax.Array:
     Returns:
       float32 scalar in [0, 1] (k = 1: 1-NN identification accuracy).
     """
-    top_k_labels = jnp.asarray(top_k_labels)[:, :k]
+    top_k_labels = jnp.asarray(top_k_labels)
+    if not 1 <= k <= top_k_labels.shape[1]:
+        raise ValueError(f"k = {k} outside [1, {top_k_labels.shape[1]}] (the columns given)")
+    top_k_labels = top_k_labels[:, :k]
     hit = jnp.any(top_k_labels == jnp.asarray(true_labels)[:, None], axis=1)
     return jnp.mean(hit.astype(jnp.float32))
 
@@ -512,8 +515,9 @@ def normalized_mutual_info(labels_true, labels_pred, num_classes: int,
     h_true, h_pred = _entropy(rows, total), _entropy(cols, total)
     normaliser = (h_true + h_pred) / 2.0
     both_trivial = (jnp.sum(rows > 0) <= 1) & (jnp.sum(cols > 0) <= 1)
-    return jnp.where(both_trivial, 1.0, _safe_ratio(jnp.maximum(mutual, 0.0), normaliser)
-                     ).astype(jnp.float32)
+    # Clipped to [0, 1]: outside it only by float32 rounding.
+    nmi = jnp.clip(_safe_ratio(mutual, normaliser), 0.0, 1.0)
+    return jnp.where(both_trivial, 1.0, nmi).astype(jnp.float32)
 
 
 @functools.partial(jax.jit, static_argnames=("num_classes", "num_clusters"))
@@ -526,7 +530,8 @@ def adjusted_rand_index(labels_true, labels_pred, num_classes: int,
     E = A B / C(n, 2). 1.0 for identical partitions (up to renaming), about 0 for
     random ones, negative for worse than chance. As sklearn: 1.0 when the
     denominator is 0 (both labelings one group, or both all singletons).
-    Float32 counts: exact for N up to a few thousand.
+    Computed in float32: pair counts are exact up to N of about 5,000; beyond,
+    they carry float32's relative rounding (about 1e-7).
 
     Args:
       labels_true: int [N] in [0, num_classes).
