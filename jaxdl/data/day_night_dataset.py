@@ -15,7 +15,7 @@ import tensorflow_datasets as tfds
 
 from jaxdl.data.day_night import LABEL_NAMES, SCENE_KINDS, render_scenes
 from jaxdl.data.image_classification import LabelledImages
-from jaxdl.workdir import barrier
+from jaxdl.data.generated import prepare_builder
 
 SPLIT_INDEX = {"train": 0, "validation": 1, "test": 2}
 @dataclasses.dataclass
@@ -79,16 +79,9 @@ class DayNight(tfds.core.GeneratorBasedBuilder):
 def prepare(train_size: int = 8000, validation_size: int = 1000, test_size: int = 1000,
             image_size: int = 64, seed: int = 0, data_dir: str | None = None):
     """Generates the dataset on disk once (later calls reuse it); returns its builder."""
-    config = builder_config(train_size, validation_size, test_size, image_size, seed)
-    # TFDS takes a listed config by name only; other sizes as a custom config.
-    listed = {c.name for c in DayNight.BUILDER_CONFIGS}
-    make = lambda: DayNight(config=config.name if config.name in listed else config,
-                            data_dir=data_dir or None, file_format="array_record")
-    # Process 0 generates; the others wait, then read what it wrote.
-    if jax.process_index() == 0:
-        make().download_and_prepare()
-    barrier("day_night_prepared")
-    return make()
+    return prepare_builder(
+        DayNight, builder_config(train_size, validation_size, test_size, image_size, seed),
+        data_dir)
 
 
 def load_splits(data):
