@@ -1,0 +1,110 @@
+"""Face verification, identification and clustering with a triplet loss.
+
+    python -m experiments.face_verification --config configs/face_verification.py[:PRESET] --workdir DIR
+
+Presets: "" (default: generated faces, 2,000 / 200 / 500 people x 10 images at
+48x48; sized for a 2-core CPU, not yet tuned to the issue's targets), "quick"
+(tiny, seconds: for tests and smoke runs).
+"""
+
+import ml_collections
+
+PRESETS = ("default", "quick")
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    preset = arg or "default"
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose from: {', '.join(PRESETS)}")
+    c = ml_collections.ConfigDict()
+    c.seed = 0
+
+    c.data = ml_collections.ConfigDict()
+    c.data.source = "procedural"     # "procedural" | "folder" | "tfds"
+    c.data.data_dir = ""             # TFDS data dir ("" = ~/tensorflow_datasets)
+    c.data.image_size = 48
+    # procedural: people per split (disjoint) and images per person
+    c.data.train_identities = 2000
+    c.data.validation_identities = 200
+    c.data.test_identities = 500
+    c.data.images_per_identity = 10
+    c.data.generator_seed = 0
+    # folder (one sub-folder per person) or tfds (e.g. lfw): people dealt into splits
+    c.data.folder = ""
+    c.data.tfds_name = ""
+    c.data.tfds_split = "train"
+    c.data.image_key = "image"
+    c.data.label_key = "label"
+    c.data.validation_fraction = 0.1
+    c.data.test_fraction = 0.2
+
+    c.augment = ml_collections.ConfigDict()
+    c.augment.flip = True
+    c.augment.crop_padding = 2
+    c.augment.brightness = 0.1
+
+    c.model = ml_collections.ConfigDict()
+    c.model.stage_features = (16, 32, 64, 128)
+    c.model.blocks_per_stage = (1, 1, 1, 1)
+    c.model.embedding_dim = 128
+
+    c.loss = ml_collections.ConfigDict()
+    c.loss.margin = 0.2              # alpha, over squared L2 distances
+    c.loss.mining = "batch_hard"     # "batch_all" | "batch_hard" | "semi_hard"
+    c.loss.soft = False              # soft-margin variant (margin ignored)
+
+    c.optim = ml_collections.ConfigDict()
+    c.optim.name = "adam"
+    c.optim.learning_rate = 1e-3
+    c.optim.schedule = "warmup_cosine"
+    c.optim.warmup_steps = 50
+    c.optim.momentum = 0.9
+    c.optim.weight_decay = 1e-4
+    c.optim.decay_factor = 0.1
+    c.optim.decay_every_steps = 1000
+    c.optim.grad_clip_norm = 0.0
+
+    c.train = ml_collections.ConfigDict()
+    c.train.identities_per_batch = 16   # P
+    c.train.images_per_identity = 4     # K: batches of P x K images
+    c.train.steps = 600
+    c.train.eval_every_steps = 150      # validation, early stopping and checkpoints
+    c.train.l1 = 0.0
+    c.train.l2 = 0.0
+    c.train.parallel = "single"         # "single" | "pmap" | "shard_map"
+    c.train.log_every = 25
+    c.train.early_stopping = ml_collections.ConfigDict()
+    c.train.early_stopping.monitor = "val/verification_accuracy"
+    c.train.early_stopping.mode = "max"
+    c.train.early_stopping.patience = 0  # evaluations without improvement; 0 = never stop
+    c.train.early_stopping.min_delta = 0.0
+
+    c.eval = ml_collections.ConfigDict()
+    c.eval.num_folds = 10
+    c.eval.matched_per_fold = 300
+    c.eval.mismatched_per_fold = 300
+    c.eval.validation_pairs_per_fold = 100
+    c.eval.unknown_fraction = 0.2       # test people never enrolled (open set)
+    c.eval.far = 1e-3
+    c.eval.kmeans_restarts = 8
+    c.eval.kmeans_iterations = 50
+    c.eval.batch_size = 250
+
+    if preset == "quick":
+        c.data.image_size = 32
+        c.data.train_identities, c.data.validation_identities = 48, 20
+        c.data.test_identities, c.data.images_per_identity = 30, 4
+        c.model.stage_features = (8, 16)
+        c.model.blocks_per_stage = (1, 1)
+        c.model.embedding_dim = 32
+        c.train.identities_per_batch, c.train.images_per_identity = 8, 2
+        c.train.steps = 16
+        c.train.eval_every_steps = 8
+        c.train.log_every = 4
+        c.optim.warmup_steps = 2
+        c.eval.matched_per_fold = c.eval.mismatched_per_fold = 20
+        c.eval.validation_pairs_per_fold = 10
+        c.eval.kmeans_restarts = 2
+        c.eval.kmeans_iterations = 10
+        c.eval.batch_size = 40
+    return c

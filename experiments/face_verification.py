@@ -1,0 +1,355 @@
+"""Case study 2: face verification, identification and clustering (triplet loss).
+
+    python -m experiments.face_verification --config configs/face_verification.py --workdir DIR
+    python -m experiments.face_verification verify --workdir DIR A.png B.png
+    python -m experiments.face_verification identify --workdir DIR --gallery FOLDER PROBE...
+    python -m experiments.face_verification cluster --workdir DIR FOLDER --k N
+
+The recipe: people split so that none is in two splits -> a ResNet encoder to a
+128-d unit vector -> triplet loss over batches of P people x K images with online
+mining -> validation on verification pairs, checkpoints -> on unseen people:
+verification (10-fold pairs), identification (k-NN, open set), clustering
+(k-means), each beside the same evaluation on raw pixels -> plots, results.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from jaxdl import cli
+from jaxdl import config as config_lib
+from jaxdl import losses, metrics, plots
+from jaxdl.clustering import kmeans
+from jaxdl.data import identities, images, pipeline, transforms
+from jaxdl.data.image_classification import sample_images
+from jaxdl.data.verification import make_pairs
+from jaxdl.embedding_eval import evaluate_embeddings, pixel_embeddings
+from jaxdl.models import ResNetEncoder
+from jaxdl.train import checkpoint, loop
+from jaxdl.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer
+from jaxdl.train.parallel import STRATEGIES, Strategy
+from jaxdl.train.state import TrainState, params_sha256
+from jaxdl.train.steps import predict_step, train_step
+from jaxdl.workdir import load_run_config, prepare_workdir, write_json
+
+DEFAULT_CONFIG = "configs/face_verification.py"
+log = logging.getLogger("face_verification")
+
+CHOICES = {
+    "data.source": ("procedural", "folder", "tfds"),
+    "loss.mining": losses.TRIPLET_MINING,
+    "optim.name": OPTIMIZERS,
+    "optim.schedule": SCHEDULES,
+    "train.parallel": STRATEGIES,
+    "train.early_stopping.mode": ("max", "min"),
+    "train.early_stopping.monitor": ("val/verification_accuracy",),
+}
+
+
+# -- model and state ----------------------------------------------------------
+def build_model(config) -> ResNetEncoder:
+    return ResNetEncoder(stage_features=tuple(config.model.stage_features),
+                         blocks_per_stage=tuple(config.model.blocks_per_stage),
+                         embedding_dim=config.model.embedding_dim)
+
+
+def create_state(config, rng: jax.Array, total_steps: int) -> TrainState:
+    """A fresh TrainState: encoder, optimiser, and the triplet loss over the whole
+    global batch (mining compares examples across devices)."""
+    size = config.data.image_size
+    return TrainState.create(
+        model=build_model(config), rng=rng,
+        example_inputs=jnp.zeros((1, size, size, 3), jnp.float32),
+        tx=make_optimizer(config.optim, total_steps),
+        objective=losses.triplet_objective(config.loss.margin, config.loss.mining,
+                                           config.loss.soft),
+        l1=config.train.l1, l2=config.train.l2, global_objective=True)
+
+
+def face_example(mean, std):
+    """{"image", "identity"} -> {"inputs": normalised float32, "identity": int32}."""
+    def transform(ex):
+        return {"inputs": transforms.normalize_image(ex["image"], mean, std),
+                "identity": np.int32(ex["identity"])}
+    return transform
+
+
+def embed(state, source, transform, batch_size: int) -> np.ndarray:
+    """Embeddings [N, D] of every example of `source`, in order."""
+    return loop.predict_all(jax.jit(predict_step), state, pipeline.evaluation_batches(
+        source, global_batch_size=batch_size, transform=transform, process_index=0,
+        process_count=1))
+
+
+# -- train and evaluate -------------------------------------------------------
+def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) -> dict:
+    """Runs the whole case study; writes everything into `workdir` (process 0)."""
+    config_lib.check_choices(config, CHOICES)
+    strategy = Strategy(config.train.parallel)
+    batch_size = config.train.identities_per_batch * config.train.images_per_identity
+    strategy.check_batch_size(batch_size)
+    eval_batch_size = config.eval.batch_size
+    workdir = prepare_workdir(workdir, config)
+
+    data = identities.load_identity_images(config.data, seed=config.seed)
+    log.info("data: %s; %d / %d / %d people in train / validation / test",
+             data.description, *(len(np.unique(data.labels[s]))
+                                 for s in ("train", "validation", "test")))
+    mean, std = transforms.channel_stats(sample_images(data.train, seed=config.seed))
+    transform = face_example(mean, std)
+    train_batches = pipeline.identity_batches(
+        data.train, data.labels["train"],
+        identities_per_batch=config.train.identities_per_batch,
+        images_per_identity=config.train.images_per_identity,
+        num_steps=config.train.steps, seed=config.seed, transform=transform,
+        augment=transforms.augmentation_from_config(config.augment))
+    init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
+    state = create_state(config, init_rng, config.train.steps)
+
+    # Validation: verification accuracy on pairs of validation people.
+    e = config.eval
+    val_pairs = make_pairs(data.labels["validation"], num_folds=e.num_folds,
+                           matched_per_fold=e.validation_pairs_per_fold,
+                           mismatched_per_fold=e.validation_pairs_per_fold,
+                           seed=config.seed)
+
+    def validate(placed_state):
+        emb = embed(strategy.unreplicate(placed_state), data.validation, transform,
+                    eval_batch_size)
+        d = np.linalg.norm(emb[val_pairs.a] - emb[val_pairs.b], axis=1)
+        acc = metrics.verification_pairs_accuracy(d, val_pairs.same, val_pairs.fold,
+                                                  e.num_folds)["accuracy"]
+        return {"val/verification_accuracy": float(acc)}
+
+    es = config.train.early_stopping
+    fit = loop.fit(
+        state, train_step=train_step, train_batches=train_batches,
+        steps_per_epoch=config.train.eval_every_steps, global_batch_size=batch_size,
+        rng=step_rng, strategy=strategy, workdir=workdir, validate=validate,
+        early_stopping=loop.EarlyStopping(es.monitor, es.mode, es.patience, es.min_delta),
+        log_every=config.train.log_every, progress=progress,
+        meta={"normalization": {"mean": mean.tolist(), "std": std.tolist()}})
+    if jax.process_index() != 0:
+        return {}
+
+    # Evaluate the best checkpoint on people never seen in training.
+    best, _ = checkpoint.restore_params(workdir / "checkpoints", fit.state, "best")
+    test_labels = data.labels["test"]
+    test_emb = embed(best, data.test, transform, eval_batch_size)
+    common = dict(seed=config.seed, num_folds=e.num_folds,
+                  matched_per_fold=e.matched_per_fold,
+                  mismatched_per_fold=e.mismatched_per_fold,
+                  unknown_fraction=e.unknown_fraction, far=e.far)
+    report = evaluate_embeddings(test_emb, test_labels, kmeans_restarts=e.kmeans_restarts,
+                                 kmeans_iterations=e.kmeans_iterations, **common)
+    test_images = sample_images(data.test, max_images=len(data.test))
+    raw = evaluate_embeddings(pixel_embeddings(test_images), test_labels, cluster=False,
+                              **common).results
+    results = dict(report.results)
+    results["verification"]["tar_at_far_1e-3"] = results["verification"].pop(
+        f"tar_at_far_{e.far:g}")
+    results.update({
+        "raw_pixel_baseline": {"verification_accuracy": raw["verification"]["accuracy"],
+                               "top1": raw["identification"]["top1"],
+                               "auc": raw["verification"]["auc"]},
+        "train": {"steps": fit.steps, "seconds": round(fit.seconds, 3),
+                  "examples_per_second": round(fit.examples_per_second, 1),
+                  "final_loss": fit.final_loss, "params_sha256": params_sha256(fit.state.params),
+                  "best_step": fit.best_step,
+                  "best_val_verification_accuracy": fit.best_metric,
+                  "best_params_sha256": params_sha256(best.params)},
+        "data": {"description": data.description, "skipped_files": data.skipped_files,
+                 **{f"{s}_people": int(len(np.unique(data.labels[s])))
+                    for s in ("train", "validation", "test")},
+                 **{f"{s}_images": len(data.labels[s])
+                    for s in ("train", "validation", "test")}},
+        "devices": {"strategy": strategy.name, "devices": strategy.num_devices,
+                    "processes": jax.process_count(), "platform": jax.default_backend()},
+        "config": config_lib.config_to_dict(config),
+    })
+    write_json(workdir / "results.json", results)
+    make_plots(workdir, data, test_images, test_emb, report)
+    return results
+
+
+def make_plots(workdir: Path, data, test_images, test_emb, report) -> None:
+    from jaxdl.train.logging import read_metrics
+    out = workdir / "plots"
+    labels = data.labels["test"]
+    plots.learning_curves(read_metrics(workdir / "metrics.jsonl"),
+                          out / "learning_curves.png",
+                          title="Face verification: learning curves")
+    fpr, tpr, _ = metrics.roc_curve(report.pair_same, -report.pair_distances)
+    plots.roc_curve(np.asarray(fpr), np.asarray(tpr), out / "roc_curve.png",
+                    auc=report.results["verification"]["auc"],
+                    title="Verification ROC on unseen people (same person = positive)")
+    plots.distance_histograms(report.pair_distances[report.pair_same],
+                              report.pair_distances[~report.pair_same],
+                              out / "distance_histograms.png", threshold=report.threshold,
+                              title="Test pairs: embedding distances",
+                              unit="L2 between unit embeddings")
+    shown = np.isin(labels, np.unique(labels)[:12])
+    centred = test_emb[shown] - test_emb[shown].mean(0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    plots.embedding_scatter(centred @ vt[:2].T, labels[shown], out / "embeddings_pca.png",
+                            title="Test embeddings, first 2 principal components")
+    n_probes = min(6, len(report.probes))
+    if n_probes and report.probe_neighbours.shape[1]:
+        rows, titles, colours = [], [], []
+        for p, nbrs in zip(report.probes[:n_probes], report.probe_neighbours[:n_probes]):
+            rows.append(test_images[p])
+            titles.append("probe"), colours.append("black")
+            for n in nbrs[:4]:
+                rows.append(test_images[n])
+                same = labels[n] == labels[p]
+                titles.append(f"d={np.linalg.norm(test_emb[p] - test_emb[n]):.2f}")
+                colours.append("green" if same else "red")
+        plots.image_grid(np.stack(rows), out / "retrieval.png", titles=titles,
+                         title_colors=colours, ncols=5,
+                         suptitle="Probe and its 4 nearest gallery faces "
+                                  "(green = same person)")
+    sheet = [i for person in np.unique(data.labels["train"])[:8]
+             for i in np.flatnonzero(data.labels["train"] == person)[:6]]
+    plots.image_grid(np.stack([data.train[int(i)]["image"] for i in sheet]),
+                     out / "sample_faces.png", ncols=6,
+                     suptitle="Training faces: one person per row")
+
+
+# -- deployment verbs ---------------------------------------------------------
+def load_encoder(workdir: str | Path):
+    """(config, state of the best checkpoint, transform, threshold) of a finished run."""
+    workdir = Path(workdir)
+    config = load_run_config(workdir)
+    state, meta = checkpoint.restore_params(workdir / "checkpoints",
+                                            create_state(config, jax.random.key(0), 1))
+    norm = meta["normalization"]
+    results_path = workdir / "results.json"
+    threshold = (json.loads(results_path.read_text())["verification"]["threshold"]
+                 if results_path.exists() else None)
+    return config, state, face_example(norm["mean"], norm["std"]), threshold
+
+
+def embed_files(config, state, transform, paths) -> tuple[np.ndarray, list, list]:
+    """(embeddings [M, D] of the readable files, their paths, [(path, error)])."""
+    good, errors, pictures = [], [], []
+    for path in paths:
+        try:
+            pictures.append(images.load_image(path, config.data.image_size))
+            good.append(str(path))
+        except images.ImageError as err:
+            errors.append((str(path), str(err)))
+    if not pictures:
+        return np.zeros((0, config.model.embedding_dim), np.float32), good, errors
+    x = transform({"image": np.stack(pictures), "identity": 0})["inputs"]
+    return np.asarray(jax.jit(predict_step)(state, {"inputs": x})), good, errors
+
+
+def verify(workdir, a: str, b: str, *, out=sys.stdout) -> int:
+    config, state, transform, threshold = load_encoder(workdir)
+    emb, good, errors = embed_files(config, state, transform, [a, b])
+    if errors:
+        raise images.ImageError("; ".join(e for _, e in errors))
+    distance = float(np.linalg.norm(emb[0] - emb[1]))
+    print(json.dumps({"distance": round(distance, 6), "same": distance < threshold,
+                      "threshold": threshold}), file=out)
+    return 0
+
+
+def identify(workdir, gallery: str, probes: list[str], *, out=sys.stdout) -> int:
+    config, state, transform, threshold = load_encoder(workdir)
+    folder = images.ImageFolder(gallery, size=config.data.image_size)
+    x = np.stack([transform({"image": im, "identity": 0})["inputs"] for im in folder.images])
+    gallery_emb = np.asarray(jax.jit(predict_step)(state, {"inputs": x}))
+    emb, good, errors = embed_files(config, state, transform, probes)
+    for path, err in errors:
+        print(json.dumps({"path": path, "error": err}), file=out)
+    for path, e_ in zip(good, emb):
+        d = np.linalg.norm(gallery_emb - e_, axis=1)
+        best = int(np.argmin(d))
+        name = folder.class_names[folder.labels[best]] if d[best] < threshold else None
+        print(json.dumps({"path": path, "identity": name,
+                          "distance": round(float(d[best]), 6)}), file=out)
+    return 1 if probes and not good else 0
+
+
+def cluster(workdir, folder: str, k: int, *, out=sys.stdout) -> int:
+    config, state, transform, _ = load_encoder(workdir)
+    paths = sorted(str(p) for p in Path(folder).rglob("*")
+                   if p.suffix.lower() in images.IMAGE_SUFFIXES)
+    emb, good, errors = embed_files(config, state, transform, paths)
+    for path, err in errors:
+        print(json.dumps({"path": path, "error": err}), file=out)
+    if len(good) < k:
+        raise images.ImageError(f"{folder}: {len(good)} readable images, fewer than k={k}")
+    assignments = np.asarray(kmeans(jax.random.key(0), emb, k)["assignments"])
+    for path, c in zip(good, assignments):
+        print(json.dumps({"path": path, "cluster": int(c)}), file=out)
+    return 0
+
+
+# -- command line -------------------------------------------------------------
+def _train_args(p: argparse.ArgumentParser) -> None:
+    """Train and evaluate (the default verb)."""
+    config_lib.add_config_arguments(p, DEFAULT_CONFIG)
+    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    cli.add_distributed_arguments(p)
+
+
+def _verify_args(p: argparse.ArgumentParser) -> None:
+    """Are two face images the same person? Prints distance, verdict, threshold."""
+    p.add_argument("--workdir", required=True)
+    p.add_argument("images", nargs=2)
+
+
+def _identify_args(p: argparse.ArgumentParser) -> None:
+    """Who is in each probe image, among a gallery folder (one sub-folder per person)?"""
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--gallery", required=True)
+    p.add_argument("probes", nargs="+")
+
+
+def _cluster_args(p: argparse.ArgumentParser) -> None:
+    """Group the face images of a folder into k clusters."""
+    p.add_argument("--workdir", required=True)
+    p.add_argument("folder")
+    p.add_argument("--k", type=int, required=True)
+
+
+def main(argv=None) -> int:
+    verb, args, overrides = config_lib.parse_command(
+        argv, verbs={"train": _train_args, "verify": _verify_args,
+                     "identify": _identify_args, "cluster": _cluster_args},
+        prog="python -m experiments.face_verification")
+    if verb == "verify":
+        return verify(args.workdir, *args.images)
+    if verb == "identify":
+        return identify(args.workdir, args.gallery, args.probes)
+    if verb == "cluster":
+        return cluster(args.workdir, args.folder, args.k)
+    config = config_lib.config_or_exit(args.config, overrides)
+    cli.initialize_distributed(args)
+    t0 = time.perf_counter()
+    results = train_and_evaluate(config, args.workdir, progress=not args.no_progress)
+    if jax.process_index() == 0:
+        print(json.dumps({
+            "verification_accuracy": round(results["verification"]["accuracy"], 4),
+            "identification_top1": round(results["identification"]["top1"], 4),
+            "clustering_nmi": round(results["clustering"]["nmi"], 4),
+            "raw_pixel_verification_accuracy": round(
+                results["raw_pixel_baseline"]["verification_accuracy"], 4),
+            "raw_pixel_top1": round(results["raw_pixel_baseline"]["top1"], 4),
+            "workdir": str(args.workdir), "seconds": round(time.perf_counter() - t0, 1)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(cli.run(main))
