@@ -24,8 +24,12 @@ def test_separated_people_score_perfectly():
     assert r["identification"]["open_set_rejection"] == 1.0  # strangers all rejected
     assert r["clustering"]["nmi"] == pytest.approx(1.0, abs=1e-5)
     assert r["clustering"]["purity"] == pytest.approx(1.0)
-    # Neighbours of each probe: its own person's gallery image comes first.
+    # Neighbours of each probe: its own person's gallery image comes first, and the
+    # list is the brute-force nearest-first order.
     assert np.all(labels[report.probe_neighbours[:, 0]] == labels[report.probes])
+    for probe, nbrs in zip(report.probes[:10], report.probe_neighbours[:10]):
+        d = np.linalg.norm(emb[nbrs] - emb[probe], axis=1)
+        assert np.all(np.diff(d) >= -1e-6) and len(nbrs) == 5
 
 
 def test_random_embeddings_score_at_chance():
