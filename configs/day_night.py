@@ -9,6 +9,8 @@ of the default model, the K models trained together under vmap).
 
 import ml_collections
 
+from jaxdl.train.optim import optimizer_config
+
 PRESETS = ("default", "quick", "kfold")
 
 
@@ -52,16 +54,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.model.dropout_rate = 0.3
     c.model.batch_norm = False
 
-    c.optim = ml_collections.ConfigDict()
-    c.optim.name = "adam"            # "sgd" | "adam" | "adamw"
-    c.optim.learning_rate = 2e-3
-    c.optim.schedule = "cosine"      # "constant" | "cosine" | "warmup_cosine" | "step"
-    c.optim.warmup_steps = 0
-    c.optim.momentum = 0.9           # sgd
-    c.optim.weight_decay = 1e-4      # adamw (decoupled)
-    c.optim.decay_factor = 0.1       # step schedule
-    c.optim.decay_every_steps = 1000
-    c.optim.grad_clip_norm = 0.0     # 0 = off
+    # name: sgd | adam | adamw; schedule: constant | cosine | warmup_cosine | step;
+    # all fields and defaults: jaxdl.train.optim.optimizer_config.
+    c.optim = optimizer_config(name="adam", learning_rate=2e-3, schedule="cosine")
 
     c.train = ml_collections.ConfigDict()
     c.train.batch_size = 64          # global batch, split over devices and processes

@@ -9,6 +9,8 @@ Presets: "" (default: generated faces, 2,000 / 200 / 500 people x 10 images at
 
 import ml_collections
 
+from jaxdl.train.optim import optimizer_config
+
 PRESETS = ("default", "quick")
 
 
@@ -53,16 +55,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.loss.mining = "batch_hard"     # "batch_all" | "batch_hard" | "semi_hard"
     c.loss.soft = False              # soft-margin variant (margin ignored)
 
-    c.optim = ml_collections.ConfigDict()
-    c.optim.name = "adam"
-    c.optim.learning_rate = 1e-3
-    c.optim.schedule = "warmup_cosine"
-    c.optim.warmup_steps = 50
-    c.optim.momentum = 0.9
-    c.optim.weight_decay = 1e-4
-    c.optim.decay_factor = 0.1
-    c.optim.decay_every_steps = 1000
-    c.optim.grad_clip_norm = 0.0
+    # All fields and defaults: jaxdl.train.optim.optimizer_config.
+    c.optim = optimizer_config(name="adam", learning_rate=1e-3, schedule="warmup_cosine",
+                               warmup_steps=50)
 
     c.train = ml_collections.ConfigDict()
     c.train.identities_per_batch = 16   # P

@@ -299,9 +299,7 @@ def cluster(workdir, folder: str, k: int, *, out=sys.stdout) -> int:
 # -- command line -------------------------------------------------------------
 def _train_args(p: argparse.ArgumentParser) -> None:
     """Train and evaluate (the default verb)."""
-    config_lib.add_config_arguments(p, DEFAULT_CONFIG)
-    p.add_argument("--no-progress", action="store_true", help="hide the progress bar")
-    cli.add_distributed_arguments(p)
+    cli.add_train_arguments(p, DEFAULT_CONFIG)
 
 
 def _verify_args(p: argparse.ArgumentParser) -> None:

@@ -24,6 +24,15 @@ USER_ERRORS = (ImageError, DataError, DatasetNotPreparedError, CheckpointMismatc
                NonFiniteLossError, WorkdirError, FileNotFoundError)
 
 
+def add_train_arguments(parser: argparse.ArgumentParser, default_config: str) -> None:
+    """The train verb's arguments, shared by every experiment: --config,
+    --workdir, --no-progress and the multi-process flags."""
+    from jaxdl import config as config_lib
+    config_lib.add_config_arguments(parser, default_config)
+    parser.add_argument("--no-progress", action="store_true", help="hide the progress bar")
+    add_distributed_arguments(parser)
+
+
 def add_distributed_arguments(parser: argparse.ArgumentParser) -> None:
     """--coordinator HOST:PORT (or auto), --num_processes, --process_id."""
     parser.add_argument("--coordinator",

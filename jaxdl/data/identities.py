@@ -14,11 +14,10 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
-from PIL import Image
 
 from jaxdl.config import ConfigError
 from jaxdl.data import splits as splits_lib
-from jaxdl.data.images import ImageFolder
+from jaxdl.data.images import ImageFolder, as_rgb
 from jaxdl.data.sources import DataError, Subset, tfds_source
 
 
@@ -47,12 +46,7 @@ class _AsIdentity:
 
     def __getitem__(self, i):
         ex = self.source[i]
-        image = np.asarray(ex[self.image_key])
-        if image.ndim == 2:
-            image = np.repeat(image[..., None], 3, axis=-1)
-        if image.shape[:2] != (self.size, self.size):
-            image = np.asarray(Image.fromarray(image[..., :3].astype(np.uint8)).resize(
-                (self.size, self.size), Image.Resampling.BILINEAR))
+        image = as_rgb(ex[self.image_key], self.size)
         label = ex[self.label_key]
         if self.names is not None:
             label = self.names[label.decode() if isinstance(label, bytes) else str(label)]

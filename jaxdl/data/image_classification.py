@@ -14,11 +14,10 @@ import dataclasses
 from typing import Callable
 
 import numpy as np
-from PIL import Image
 
 from jaxdl.config import ConfigError
 from jaxdl.data import splits as splits_lib
-from jaxdl.data.images import ImageFolder
+from jaxdl.data.images import ImageFolder, as_rgb
 from jaxdl.data.sources import DataError, Subset, tfds_source
 
 
@@ -46,13 +45,8 @@ class _Renamed:
 
     def __getitem__(self, i):
         ex = self.source[i]
-        image = np.asarray(ex[self.image_key])
-        if image.ndim == 2:
-            image = np.repeat(image[..., None], 3, axis=-1)
-        if image.shape[:2] != (self.size, self.size) or image.shape[-1] != 3:
-            image = np.asarray(Image.fromarray(image[..., :3].astype(np.uint8)).resize(
-                (self.size, self.size), Image.Resampling.BILINEAR))
-        return {"image": image, "label": np.int32(ex[self.label_key])}
+        return {"image": as_rgb(ex[self.image_key], self.size),
+                "label": np.int32(ex[self.label_key])}
 
 
 def _three_way(source, validation_fraction: float, test_fraction: float, seed: int):

@@ -45,6 +45,18 @@ def load_image(path: str | os.PathLike, size: int | tuple[int, int] | None = Non
     return np.asarray(rgb, dtype=np.uint8)
 
 
+def as_rgb(image: np.ndarray, size: int) -> np.ndarray:
+    """An image array from a dataset (grey [H, W], RGB or RGBA) as uint8 RGB
+    [size, size, 3], resized bilinearly when its shape differs."""
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=-1)
+    if image.shape[:2] != (size, size) or image.shape[-1] != 3:
+        image = np.asarray(Image.fromarray(image[..., :3].astype(np.uint8)).resize(
+            (size, size), Image.Resampling.BILINEAR))
+    return image
+
+
 def save_image(path: str | os.PathLike, image: np.ndarray) -> Path:
     """Writes uint8 [H, W, 3] (or float in [0, 1]) as an image file (format from suffix)."""
     image = np.asarray(image)

@@ -2,12 +2,30 @@
 
 from __future__ import annotations
 
+import ml_collections
 import optax
 
 from jaxdl.config import ConfigError
 
 OPTIMIZERS = ("sgd", "adam", "adamw")
 SCHEDULES = ("constant", "cosine", "warmup_cosine", "step")
+
+
+def optimizer_config(**overrides) -> ml_collections.ConfigDict:
+    """The `optim` config group `make_optimizer` reads, with its defaults:
+    name "adam" (one of OPTIMIZERS), learning_rate 1e-3, schedule "cosine" (one of
+    SCHEDULES), warmup_steps 0, momentum 0.9 (sgd), weight_decay 1e-4 (adamw,
+    decoupled), decay_factor 0.1 and decay_every_steps 1000 ("step" schedule),
+    grad_clip_norm 0 (off). Keyword arguments replace defaults."""
+    c = ml_collections.ConfigDict(dict(
+        name="adam", learning_rate=1e-3, schedule="cosine", warmup_steps=0,
+        momentum=0.9, weight_decay=1e-4, decay_factor=0.1, decay_every_steps=1000,
+        grad_clip_norm=0.0))
+    unknown = set(overrides) - set(c.keys())
+    if unknown:
+        raise ValueError(f"unknown optimizer config field(s) {sorted(unknown)}")
+    c.update(overrides)
+    return c
 
 
 def make_schedule(config, total_steps: int) -> optax.Schedule:
