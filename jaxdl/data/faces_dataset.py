@@ -46,7 +46,13 @@ def builder_config(train_identities: int, validation_identities: int,
 class Faces(tfds.core.GeneratorBasedBuilder):
     """Generated faces: image uint8 [S, S, 3] and identity (int, per split)."""
 
-    VERSION = tfds.core.Version("1.0.0")
+    VERSION = tfds.core.Version("1.1.0")
+    RELEASE_NOTES = {
+        "1.0.0": "First release.",
+        "1.1.0": "Faces fill more of the picture; softer lighting, exposure and "
+                 "noise; fewer and smaller occluders (identity easier to see, raw "
+                 "pixels still far apart).",
+    }
     BUILDER_CONFIGS = [builder_config(2000, 200, 500, 10, 64, 0)]
 
     def _info(self) -> tfds.core.DatasetInfo:
