@@ -15,6 +15,7 @@ verification (10-fold pairs), identification (k-NN, open set), clustering
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import sys
@@ -83,9 +84,30 @@ def face_example(mean, std):
     return transform
 
 
-def embed(state, source, transform, batch_size: int) -> np.ndarray:
+def encode_step(state, batch, *, flip_average: bool = False) -> jax.Array:
+    """Unit embeddings [B, D] of batch["inputs"] [B, H, W, C] (a pure function).
+
+    With `flip_average`, the embedding of a face is the normalised sum of the
+    embeddings of the picture and of its mirror image (test-time augmentation;
+    the encoder is trained with random flips, so both are pictures of the person).
+    """
+    emb = predict_step(state, batch)
+    if flip_average:
+        mirrored = predict_step(state, {**batch, "inputs": batch["inputs"][:, :, ::-1, :]})
+        emb = emb + mirrored
+        emb = emb / jnp.maximum(jnp.linalg.norm(emb, axis=-1, keepdims=True), 1e-12)
+    return emb
+
+
+def encoder(config):
+    """jit(encode_step) with the run's test-time augmentation."""
+    return jax.jit(functools.partial(encode_step,
+                                     flip_average=config.eval.get("flip_average", False)))
+
+
+def embed(encode, state, source, transform, batch_size: int) -> np.ndarray:
     """Embeddings [N, D] of every example of `source`, in order."""
-    return loop.predict_all(jax.jit(predict_step), state, pipeline.evaluation_batches(
+    return loop.predict_all(encode, state, pipeline.evaluation_batches(
         source, global_batch_size=batch_size, transform=transform, process_index=0,
         process_count=1))
 
@@ -122,8 +144,10 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
                            mismatched_per_fold=e.validation_pairs_per_fold,
                            seed=config.seed)
 
+    encode = encoder(config)
+
     def validate(placed_state):
-        emb = embed(strategy.unreplicate(placed_state), data.validation, transform,
+        emb = embed(encode, strategy.unreplicate(placed_state), data.validation, transform,
                     eval_batch_size)
         d = np.linalg.norm(emb[val_pairs.a] - emb[val_pairs.b], axis=1)
         acc = metrics.verification_pairs_accuracy(d, val_pairs.same, val_pairs.fold,
@@ -144,7 +168,7 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
     # Evaluate the best checkpoint on people never seen in training.
     best, _ = checkpoint.restore_params(workdir / "checkpoints", fit.state, "best")
     test_labels = data.labels["test"]
-    test_emb = embed(best, data.test, transform, eval_batch_size)
+    test_emb = embed(encode, best, data.test, transform, eval_batch_size)
     common = dict(seed=config.seed, num_folds=e.num_folds,
                   matched_per_fold=e.matched_per_fold,
                   mismatched_per_fold=e.mismatched_per_fold,
@@ -250,7 +274,7 @@ def embed_files(config, state, transform, paths) -> tuple[np.ndarray, list, list
     if not pictures:
         return np.zeros((0, config.model.embedding_dim), np.float32), good, errors
     x = transform({"image": np.stack(pictures), "identity": 0})["inputs"]
-    return np.asarray(jax.jit(predict_step)(state, {"inputs": x})), good, errors
+    return np.asarray(encoder(config)(state, {"inputs": x})), good, errors
 
 
 def verify(workdir, a: str, b: str, *, out=sys.stdout) -> int:
@@ -268,7 +292,7 @@ def identify(workdir, gallery: str, probes: list[str], *, out=sys.stdout) -> int
     config, state, transform, threshold = load_encoder(workdir)
     folder = images.ImageFolder(gallery, size=config.data.image_size)
     x = np.stack([transform({"image": im, "identity": 0})["inputs"] for im in folder.images])
-    gallery_emb = np.asarray(jax.jit(predict_step)(state, {"inputs": x}))
+    gallery_emb = np.asarray(encoder(config)(state, {"inputs": x}))
     emb, good, errors = embed_files(config, state, transform, probes)
     for path, err in errors:
         print(json.dumps({"path": path, "error": err}), file=out)
