@@ -9,6 +9,7 @@ of the default model, the K models trained together under vmap).
 
 import ml_collections
 
+from jaxdl.train.loop import early_stopping_config
 from jaxdl.train.optim import optimizer_config
 
 PRESETS = ("default", "quick", "kfold")
@@ -65,11 +66,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.l2 = 0.0                 # L2 penalty (1/2 sum w^2) on kernels
     c.train.parallel = "single"      # "single" | "pmap" | "shard_map"
     c.train.log_every = 25
-    c.train.early_stopping = ml_collections.ConfigDict()
-    c.train.early_stopping.monitor = "val/accuracy"
-    c.train.early_stopping.mode = "max"
-    c.train.early_stopping.patience = 2   # epochs without improvement; 0 = never stop
-    c.train.early_stopping.min_delta = 0.0
+    # patience: epochs without improvement; 0 = never stop
+    c.train.early_stopping = early_stopping_config(monitor="val/accuracy", patience=2)
 
     c.eval = ml_collections.ConfigDict()
     c.eval.protocol = "holdout"      # "holdout" | "kfold" | "iterated_kfold"

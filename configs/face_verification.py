@@ -16,6 +16,7 @@ trained; batch-all was a little ahead. Measured runs are listed in the README.
 
 import ml_collections
 
+from jaxdl.train.loop import early_stopping_config
 from jaxdl.train.optim import optimizer_config
 
 PRESETS = ("default", "quick")
@@ -75,11 +76,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.l2 = 0.0
     c.train.parallel = "single"         # "single" | "pmap" | "shard_map"
     c.train.log_every = 25
-    c.train.early_stopping = ml_collections.ConfigDict()
-    c.train.early_stopping.monitor = "val/verification_accuracy"
-    c.train.early_stopping.mode = "max"
-    c.train.early_stopping.patience = 0  # evaluations without improvement; 0 = never stop
-    c.train.early_stopping.min_delta = 0.0
+    # patience: evaluations without improvement; 0 = never stop
+    c.train.early_stopping = early_stopping_config(monitor="val/verification_accuracy")
 
     c.eval = ml_collections.ConfigDict()
     c.eval.num_folds = 10

@@ -142,12 +142,11 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
         return {f"val/{k}": v for k, v in
                 loop.evaluate(eval_fn, placed_state, val_batches, strategy).items()}
 
-    es = config.train.early_stopping
     fit = loop.fit(
         state, train_step=train_step, train_batches=train_batches,
         steps_per_epoch=steps_per_epoch, global_batch_size=batch_size, rng=step_rng,
         strategy=strategy, workdir=workdir, validate=validate,
-        early_stopping=loop.EarlyStopping(es.monitor, es.mode, es.patience, es.min_delta),
+        early_stopping=loop.EarlyStopping.from_config(config.train.early_stopping),
         log_every=config.train.log_every, progress=progress,
         meta={"normalization": {"mean": mean.tolist(), "std": std.tolist()},
               "class_names": list(data.class_names)})

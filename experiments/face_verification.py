@@ -99,10 +99,14 @@ def encode_step(state, batch, *, flip_average: bool = False) -> jax.Array:
     return emb
 
 
+@functools.lru_cache(maxsize=None)
+def _jit_encode(flip_average: bool):
+    return jax.jit(functools.partial(encode_step, flip_average=flip_average))
+
+
 def encoder(config):
-    """jit(encode_step) with the run's test-time augmentation."""
-    return jax.jit(functools.partial(encode_step,
-                                     flip_average=config.eval.get("flip_average", False)))
+    """jit(encode_step) with the run's test-time augmentation (one per setting)."""
+    return _jit_encode(bool(config.eval.get("flip_average", False)))
 
 
 def embed(encode, state, source, transform, batch_size: int) -> np.ndarray:
@@ -154,12 +158,11 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
                                                   e.num_folds)["accuracy"]
         return {"val/verification_accuracy": float(acc)}
 
-    es = config.train.early_stopping
     fit = loop.fit(
         state, train_step=train_step, train_batches=train_batches,
         steps_per_epoch=config.train.eval_every_steps, global_batch_size=batch_size,
         rng=step_rng, strategy=strategy, workdir=workdir, validate=validate,
-        early_stopping=loop.EarlyStopping(es.monitor, es.mode, es.patience, es.min_delta),
+        early_stopping=loop.EarlyStopping.from_config(config.train.early_stopping),
         log_every=config.train.log_every, progress=progress,
         meta={"normalization": {"mean": mean.tolist(), "std": std.tolist()}})
     if jax.process_index() != 0:
@@ -271,10 +274,15 @@ def embed_files(config, state, transform, paths) -> tuple[np.ndarray, list, list
             good.append(str(path))
         except images.ImageError as err:
             errors.append((str(path), str(err)))
-    if not pictures:
-        return np.zeros((0, config.model.embedding_dim), np.float32), good, errors
+    return embed_pictures(config, state, transform, pictures), good, errors
+
+
+def embed_pictures(config, state, transform, pictures) -> np.ndarray:
+    """Embeddings [M, D] of uint8 pictures [M, S, S, 3] (or a list of them)."""
+    if not len(pictures):
+        return np.zeros((0, config.model.embedding_dim), np.float32)
     x = transform({"image": np.stack(pictures), "identity": 0})["inputs"]
-    return np.asarray(encoder(config)(state, {"inputs": x})), good, errors
+    return np.asarray(encoder(config)(state, {"inputs": x}))
 
 
 def verify(workdir, a: str, b: str, *, out=sys.stdout) -> int:
@@ -291,8 +299,7 @@ def verify(workdir, a: str, b: str, *, out=sys.stdout) -> int:
 def identify(workdir, gallery: str, probes: list[str], *, out=sys.stdout) -> int:
     config, state, transform, threshold = load_encoder(workdir)
     folder = images.ImageFolder(gallery, size=config.data.image_size)
-    x = np.stack([transform({"image": im, "identity": 0})["inputs"] for im in folder.images])
-    gallery_emb = np.asarray(encoder(config)(state, {"inputs": x}))
+    gallery_emb = embed_pictures(config, state, transform, folder.images)
     emb, good, errors = embed_files(config, state, transform, probes)
     for path, err in errors:
         print(json.dumps({"path": path, "error": err}), file=out)

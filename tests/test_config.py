@@ -572,3 +572,13 @@ def test_bad_key_in_subprocess_exits_2_with_one_stderr_line(tiny_path, tmp_path)
     good = subprocess.run(base + ["--config.train.batch_size", "8"], capture_output=True,
                           text=True, env=env, timeout=60)
     assert (good.returncode, good.stdout, good.stderr) == (0, "training 8\n", "")
+
+
+def test_early_stopping_config_round_trips_into_early_stopping():
+    from jaxdl.train.loop import EarlyStopping, early_stopping_config
+    c = early_stopping_config(monitor="val/loss", mode="min", patience=3)
+    assert dict(c) == {"monitor": "val/loss", "mode": "min", "patience": 3, "min_delta": 0.0}
+    assert EarlyStopping.from_config(c) == EarlyStopping("val/loss", "min", 3, 0.0)
+    assert EarlyStopping.from_config(early_stopping_config()) == EarlyStopping()
+    with pytest.raises(ValueError, match="unknown early stopping config field"):
+        early_stopping_config(patients=3)

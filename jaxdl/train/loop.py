@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterable
 
 import jax
+import ml_collections
 import numpy as np
 from tqdm.auto import tqdm
 
@@ -51,6 +52,24 @@ class EarlyStopping:
         if self.mode == "max":
             return value > best + self.min_delta
         return value < best - self.min_delta
+
+    @classmethod
+    def from_config(cls, config) -> "EarlyStopping":
+        """From an `early_stopping` config group (see `early_stopping_config`)."""
+        return cls(**{f.name: config[f.name] for f in dataclasses.fields(cls)})
+
+
+def early_stopping_config(**overrides) -> ml_collections.ConfigDict:
+    """The `early_stopping` config group `EarlyStopping.from_config` reads: monitor,
+    mode ("max" | "min"), patience (evaluations without improvement; 0 = never
+    stop) and min_delta, with EarlyStopping's defaults. Keyword arguments replace
+    defaults."""
+    c = ml_collections.ConfigDict({f.name: f.default for f in dataclasses.fields(EarlyStopping)})
+    unknown = set(overrides) - set(c.keys())
+    if unknown:
+        raise ValueError(f"unknown early stopping config field(s) {sorted(unknown)}")
+    c.update(overrides)
+    return c
 
 
 @dataclasses.dataclass
