@@ -179,15 +179,17 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
     report = evaluate_embeddings(test_emb, test_labels, kmeans_restarts=e.kmeans_restarts,
                                  kmeans_iterations=e.kmeans_iterations, **common)
     test_images = sample_images(data.test, max_images=len(data.test))
-    raw = evaluate_embeddings(pixel_embeddings(test_images), test_labels, cluster=False,
-                              **common).results
+    raw = evaluate_embeddings(pixel_embeddings(test_images), test_labels,
+                              kmeans_restarts=e.kmeans_restarts,
+                              kmeans_iterations=e.kmeans_iterations, **common).results
     results = dict(report.results)
     results["verification"]["tar_at_far_1e-3"] = results["verification"].pop(
         f"tar_at_far_{e.far:g}")
     results.update({
         "raw_pixel_baseline": {"verification_accuracy": raw["verification"]["accuracy"],
                                "top1": raw["identification"]["top1"],
-                               "auc": raw["verification"]["auc"]},
+                               "auc": raw["verification"]["auc"],
+                               "nmi": raw["clustering"]["nmi"]},
         "train": {"steps": fit.steps, "seconds": round(fit.seconds, 3),
                   "examples_per_second": round(fit.examples_per_second, 1),
                   "final_loss": fit.final_loss, "params_sha256": params_sha256(fit.state.params),
