@@ -3,7 +3,7 @@
     python -m experiments.face_verification --config configs/face_verification.py[:PRESET] --workdir DIR
 
 Presets: "" (default: generated faces, 2,000 / 200 / 500 people x 10 images at
-32x32, 2,800 steps of batch-all mining; about 8 minutes on 2 CPU cores, see the
+32x32, 2,800 steps of batch-all mining; about 9 minutes on 2 CPU cores, see the
 README for its numbers), "quick" (tiny, seconds: for tests and smoke runs).
 
 Why 32x32 and batch-all: on 2 CPU cores a 32x32 run trains at about 500
