@@ -251,3 +251,69 @@ def triplet_objective(margin: float = 0.2, mining: str = "batch_all",
                             soft=soft, mask=batch.get("mask"))
 
     return objective
+
+
+# -- neural style transfer (Gatys et al. 2015, with the course's normalisations) --
+def _floating(x) -> jax.Array:
+    """x as a float array: float32 unless it already is floating (float64 stays, so
+    gradient checks can run in double precision)."""
+    x = jnp.asarray(x)
+    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(jnp.float32)
+
+
+def gram_matrix(features: jax.Array, *, normalize: bool = False) -> jax.Array:
+    """The Gram matrix of a layer's activations: G[c, c'] = sum over positions of
+    a[.., c] a[.., c'] (the course's G = A A^T, A being [nC, nH nW]).
+
+    features: [..., H, W, C]; returns [..., C, C]. normalize=True divides by H W,
+    giving per-position averages that compare across image sizes.
+    """
+    features = _floating(features)
+    *lead, h, w, c = features.shape
+    a = features.reshape(*lead, h * w, c)
+    gram = jnp.einsum("...pc,...pd->...cd", a, a)
+    return gram / (h * w) if normalize else gram
+
+
+def content_loss(content: jax.Array, generated: jax.Array) -> jax.Array:
+    """J_content = sum (a_C - a_G)^2 / (4 nH nW nC), for activations [nH, nW, nC]
+    (leading axes are summed over too; the normaliser uses the last three)."""
+    content = _floating(content)
+    nh, nw, nc = content.shape[-3:]
+    return jnp.sum((content - generated) ** 2) / (4.0 * nh * nw * nc)
+
+
+def style_layer_loss(style_gram: jax.Array, generated_gram: jax.Array) -> jax.Array:
+    """One layer's J_style from Gram matrices normalised by positions
+    (`gram_matrix(a, normalize=True)`), [nC, nC]:
+
+        sum (G_S - G_G)^2 / (4 nC^2 (nH nW)^2) = sum (G_S/nHnW - G_G/nHnW)^2 / (4 nC^2)
+
+    The right-hand form is what is computed, so the style image may have another
+    size than the generated one (the course's form assumes they match).
+    """
+    nc = style_gram.shape[-1]
+    return jnp.sum((style_gram - generated_gram) ** 2) / (4.0 * nc * nc)
+
+
+def style_loss(style_grams: Mapping[str, jax.Array], generated: Mapping[str, jax.Array],
+               layer_weights: Mapping[str, float]) -> jax.Array:
+    """J_style = sum over layers of lambda_l J_style_layer.
+
+    style_grams: {layer: normalised Gram [nC, nC]} of the style (or a blend of
+    styles); generated: {layer: activations [nH, nW, nC]} of the generated image;
+    layer_weights: {layer: lambda_l} (the course: 0.2 for each of five layers).
+    """
+    return sum(weight * style_layer_loss(style_grams[layer],
+                                         gram_matrix(generated[layer], normalize=True))
+               for layer, weight in layer_weights.items())
+
+
+def total_variation_loss(image: jax.Array) -> jax.Array:
+    """Mean squared difference between vertically and horizontally adjacent pixels,
+    summed over the two directions: image [H, W, C] -> scalar. Being a mean, its
+    weight means the same at every image size (coarse-to-fine keeps gamma)."""
+    image = _floating(image)
+    dy = image[..., 1:, :, :] - image[..., :-1, :, :]
+    dx = image[..., :, 1:, :] - image[..., :, :-1, :]
+    return jnp.mean(dy ** 2) + jnp.mean(dx ** 2)
