@@ -52,8 +52,10 @@ def initialize_distributed(args: argparse.Namespace) -> None:
 def run(main: Callable[[Sequence[str] | None], int],
         argv: Sequence[str] | None = None) -> int:
     """Calls main(argv) with logging set up; user errors become one stderr line, exit 1."""
+    # force: importing TFDS (absl) has already given the root logger a handler at
+    # WARNING, which would make basicConfig a no-op and hide every INFO line.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
+                        datefmt="%H:%M:%S", force=True)
     for noisy in ("absl", "jax._src.xla_bridge", "orbax"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
