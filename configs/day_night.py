@@ -9,6 +9,7 @@ of the default model, the K models trained together under vmap).
 
 import ml_collections
 
+from jaxdl.config import choose_preset
 from jaxdl.train.loop import early_stopping_config
 from jaxdl.train.optim import optimizer_config
 
@@ -16,9 +17,7 @@ PRESETS = ("default", "quick", "kfold")
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    preset = arg or "default"
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose from: {', '.join(PRESETS)}")
+    preset = choose_preset(arg, PRESETS)
     c = ml_collections.ConfigDict()
     c.seed = 0
 

@@ -10,13 +10,13 @@ texture, 256x256, coarse-to-fine 128 -> 256 px, a few minutes on 2 CPU cores),
 
 import ml_collections
 
+from jaxdl.config import choose_preset
+
 PRESETS = ("default", "quick")
 
 
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-    preset = arg or "default"
-    if preset not in PRESETS:
-        raise ValueError(f"unknown preset {preset!r}; choose from: {', '.join(PRESETS)}")
+    preset = choose_preset(arg, PRESETS)
     c = ml_collections.ConfigDict()
     c.seed = 0                       # noise initialisation
     c.image_size = 256               # longer side of the output, pixels

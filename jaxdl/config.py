@@ -473,6 +473,15 @@ def check_choices(
                 + ", ".join(str(a) for a in allowed))
 
 
+def choose_preset(arg: str | None, presets: Sequence[str]) -> str:
+    """The preset a config file's get_config(arg) builds: `arg`, or "default" when
+    empty. Raises ValueError naming the choices for any other string."""
+    preset = arg or "default"
+    if preset not in presets:
+        raise ValueError(f"unknown preset {preset!r}; choose from: {', '.join(presets)}")
+    return preset
+
+
 def add_config_arguments(parser: argparse.ArgumentParser, default_config: str) -> None:
     """Add ``--config FILE.py[:PRESET]`` (default ``default_config``) and a required
     ``--workdir DIR`` to an argparse parser or subparser."""

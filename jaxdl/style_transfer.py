@@ -120,9 +120,6 @@ class StyleProblem:
             image = jnp.repeat(image, 3, axis=-1)
         return self.network.apply(params, image)
 
-    def channels(self) -> int:
-        return 1 if self.luminance_only else 3
-
 
 def min_side(problem: StyleProblem) -> int:
     """The fewest pixels an image side may have so that the deepest layer the
@@ -164,13 +161,14 @@ def compute_targets(problem: StyleProblem, params, contents: jax.Array,
         content_y = luminance(contents)
         styles = [match_luminance(luminance(s), content_y) for s in styles]
         contents = content_y
-    features = jax.jit(jax.vmap(problem.features, in_axes=(None, 0)))
+    features = batched_features(problem)
     _check_big_enough(problem, contents.shape[1:3], "content")
     content_acts = features(params, contents)[problem.content_layer]
     style_grams = []
     for style in styles:
         _check_big_enough(problem, style.shape[:2], "style")
-        acts = problem.features(params, jnp.asarray(style, jnp.float32))
+        acts = jax.tree.map(lambda a: a[0],
+                            features(params, jnp.asarray(style, jnp.float32)[None]))
         style_grams.append({layer: losses.gram_matrix(acts[layer], normalize=True)
                             for layer, _ in problem.style_layers})
     if per_image_styles:
@@ -239,6 +237,13 @@ def transfer_step(problem: StyleProblem, tx: optax.GradientTransformationExtraAr
                                    value_fn=value_fn)
     image = jnp.clip(optax.apply_updates(image, updates), 0.0, 1.0)
     return image, opt_state, terms
+
+
+@functools.lru_cache(maxsize=None)
+def batched_features(problem: StyleProblem) -> Callable:
+    """(params, images [N, H, W, C]) -> {layer: [N, h, w, c]} (jitted once per
+    problem; every scale and style size reuses it, compiling per shape)."""
+    return jax.jit(jax.vmap(problem.features, in_axes=(None, 0)))
 
 
 @functools.lru_cache(maxsize=None)
@@ -370,8 +375,9 @@ def stylize(problem: StyleProblem, params, contents: jax.Array, styles: Sequence
                 if not all(np.all(np.isfinite(v)) for v in row.values()):
                     raise NonFiniteError(
                         f"the loss is not finite at iteration {done} (scale {side}px): "
-                        f"{ {k: v.tolist() for k, v in row.items()} }", last_good)
-                last_good = np.asarray(rgb(images_before, contents_s))
+                        f"{ {k: v.tolist() for k, v in row.items()} }",
+                        None if last_good is None else np.asarray(rgb(*last_good)))
+                last_good = (images_before, contents_s)  # stays on device until needed
                 history.append({"step": done, "scale": side,
                                 **{f"train/{k}": float(v.mean()) for k, v in row.items()}})
             if done % snapshot_every == 0 or (s == len(scales) - 1 and i == count - 1):

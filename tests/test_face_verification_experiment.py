@@ -93,7 +93,7 @@ def test_verify_identify_cluster(face_run, face_files):
 
 def test_generated_splits_share_no_person():
     from jaxdl.data.faces import identity_key, identity_params
-    from jaxdl.data.faces_dataset import SPLIT_INDEX
+    from jaxdl.data.generated import SPLIT_INDEX
     base = jax.random.key(0)
     params = {s: [identity_params(identity_key(jax.random.fold_in(base, i), n))
                   for n in range(20)] for s, i in SPLIT_INDEX.items()}

@@ -15,9 +15,9 @@ import tensorflow_datasets as tfds
 
 from jaxdl.data.day_night import LABEL_NAMES, SCENE_KINDS, render_scenes
 from jaxdl.data.image_classification import LabelledImages
-from jaxdl.data.generated import prepare_builder
+from jaxdl.data.generated import prepare_builder, split_key
 
-SPLIT_INDEX = {"train": 0, "validation": 1, "test": 2}
+
 @dataclasses.dataclass
 class DayNightConfig(tfds.core.BuilderConfig):
     """Sizes of the generated splits, image size and the generator seed."""
@@ -65,7 +65,7 @@ class DayNight(tfds.core.GeneratorBasedBuilder):
 
     def _generate_examples(self, split: str, n: int):
         c = self.builder_config
-        key = jax.random.fold_in(jax.random.key(c.seed), SPLIT_INDEX[split])
+        key = split_key(c.seed, split)
         chunk = 1000
         for start in range(0, n, chunk):
             m = min(chunk, n - start)

@@ -13,9 +13,7 @@ import numpy as np
 import tensorflow_datasets as tfds
 
 from jaxdl.data.faces import render_identities
-from jaxdl.data.generated import prepare_builder
-
-SPLIT_INDEX = {"train": 0, "validation": 1, "test": 2}
+from jaxdl.data.generated import prepare_builder, split_key
 
 
 @dataclasses.dataclass
@@ -75,7 +73,7 @@ class Faces(tfds.core.GeneratorBasedBuilder):
 
     def _generate_examples(self, split: str, num_identities: int):
         c = self.builder_config
-        key = jax.random.fold_in(jax.random.key(c.seed), SPLIT_INDEX[split])
+        key = split_key(c.seed, split)
         out = jax.device_get(render_identities(key, num_identities,
                                                c.images_per_identity, c.image_size))
         for i in range(len(out["identity"])):

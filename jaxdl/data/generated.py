@@ -6,6 +6,15 @@ import jax
 
 from jaxdl.workdir import barrier
 
+# Each split of a generated dataset draws from its own key, folded from the seed.
+SPLIT_INDEX = {"train": 0, "validation": 1, "test": 2}
+
+
+def split_key(seed: int, split: str) -> jax.Array:
+    """The PRNG key of `split` ("train", "validation", "test") for generator `seed`;
+    disjoint splits never share a key."""
+    return jax.random.fold_in(jax.random.key(seed), SPLIT_INDEX[split])
+
 
 def prepare_builder(builder_cls, config, data_dir: str | None = None):
     """The builder of `builder_cls` for BuilderConfig `config`, generated on disk once.
