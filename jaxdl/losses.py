@@ -54,6 +54,38 @@ def binary_classification(outputs: jax.Array,
     return loss, {"loss": loss, "accuracy": masked_mean(correct, mask)}
 
 
+def weighted_sigmoid_binary_cross_entropy(logits: jax.Array, labels: jax.Array,
+                                           positive_weight: float = 1.0) -> jax.Array:
+    """Per-element BCE with the positive term weighted:
+    -[w y log p + (1-y) log(1-p)], p = sigmoid(logit); w = 1 is the plain BCE.
+
+    For rare positives (a trigger word's few labelled steps) w > 1 trades
+    precision for recall. Same shapes in and out, float32, in nats.
+    """
+    logits = jnp.asarray(logits, jnp.float32)
+    labels = jnp.asarray(labels, jnp.float32)
+    return -(positive_weight * labels * jax.nn.log_sigmoid(logits)
+             + (1.0 - labels) * jax.nn.log_sigmoid(-logits))
+
+
+def per_step_binary_classification(positive_weight: float = 1.0):
+    """Objective for per-step binary targets (sequence labelling).
+
+    outputs: logits [B, T]; batch["labels"]: {0, 1} [B, T]; optional batch["mask"]
+    [B]. The loss is the mean over examples and steps of the (positive-weighted)
+    BCE; metrics: loss and frame_accuracy (p > 0.5).
+    """
+    def objective(outputs: jax.Array, batch: Mapping[str, Any]) -> tuple[jax.Array, dict]:
+        labels = batch["labels"]
+        mask = batch.get("mask")
+        loss = masked_mean(weighted_sigmoid_binary_cross_entropy(
+            outputs, labels, positive_weight), mask)
+        correct = (outputs > 0) == (labels > 0.5)
+        return loss, {"loss": loss, "frame_accuracy": masked_mean(correct, mask)}
+
+    return objective
+
+
 def _is_kernel(path) -> bool:
     last = path[-1]
     return getattr(last, "key", getattr(last, "name", None)) == "kernel"
