@@ -14,15 +14,18 @@ import sys
 from typing import Callable, Sequence
 
 from jaxdl.config import ConfigError
+from jaxdl.data.audio_files import AudioError
 from jaxdl.data.images import ImageError
 from jaxdl.data.sources import DataError, DatasetNotPreparedError
+from jaxdl.data.speech import SpeechError
 from jaxdl.models.vgg_weights import WeightsError
 from jaxdl.train.checkpoint import CheckpointMismatchError
 from jaxdl.train.loop import NonFiniteLossError
 from jaxdl.workdir import WorkdirError
 
 USER_ERRORS = (ImageError, DataError, DatasetNotPreparedError, CheckpointMismatchError,
-               NonFiniteLossError, WorkdirError, WeightsError, FileNotFoundError)
+               NonFiniteLossError, WorkdirError, WeightsError, AudioError, SpeechError,
+               FileNotFoundError)
 
 
 def add_train_arguments(parser: argparse.ArgumentParser, default_config: str) -> None:

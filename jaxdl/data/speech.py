@@ -19,6 +19,11 @@ from that pristine state for every utterance. This also keeps the non-thread-saf
 library out of the calling process (which may be running JAX threads); calls on
 one engine are serialised by a lock. Requires `os.fork` (Linux, macOS).
 
+Known limit: some variants (seen with f2, f3 and f5) add breath noise whose seed
+differs between processes, so across processes their words differ in the noise
+(reseeding the C library's rand() does not help); within a process every word is
+reproducible.
+
 Main entry points:
     TRIGGER_WORD, NEGATIVE_WORDS, check_vocabulary   the vocabulary
     ENGLISH_VOICES, VARIANTS, VoiceSetting           who speaks, and how
@@ -58,13 +63,15 @@ TRIGGER_WORD = "activate"
 
 # Near misses first (similar sounds or spelling), then plain common words of
 # varied length and sound. None contains the trigger word (see check_vocabulary).
-NEGATIVE_WORDS: tuple[str, ...] = (
+NEAR_MISSES: tuple[str, ...] = (
     # near misses of "activate"
     "active", "captivate", "activity", "motivate", "cultivate", "activist",
     "actor", "navigate", "elevate", "accurate", "create", "attract",
     "action", "actual", "captive", "vacate", "dictate", "agitate",
     "calculate", "estimate", "rotate", "indicate", "tactic", "practice",
     "cactus", "react", "relate", "evacuate", "fact", "acrobat",
+)
+NEGATIVE_WORDS: tuple[str, ...] = NEAR_MISSES + (
     # plain common words
     "hello", "weather", "music", "kitchen", "window", "morning", "yellow",
     "banana", "computer", "telephone", "garden", "river", "mountain",

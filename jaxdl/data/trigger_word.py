@@ -169,21 +169,29 @@ class WordBank:
 
 def speech_bank(split: str, *, trigger: str, negatives: Sequence[str], num_positive: int,
                 num_negative: int, seed: int, sample_rate: int, num_samples: int,
+                near_misses: Sequence[str] = (), near_miss_fraction: float = 0.0,
                 max_seconds: float = 1.5, progress: bool = False) -> WordBank:
     """Words synthesised with eSpeak NG by the voices of `split` only.
 
     Voice settings (accent + variant) are split disjointly between train,
     validation and test (`speech.voice_pools(seed)`), so the test split hears voices
     never trained on; speed, pitch and pitch range are drawn per utterance.
-    Negatives cycle through `negatives` so each word is said about equally often.
+    Negatives cycle through `negatives` so each word is said about equally often;
+    with `near_misses`, a `near_miss_fraction` of the negative utterances cycle
+    through those instead (hard negatives: words that sound like the trigger).
     """
     from jaxdl.data import speech
     from jaxdl.data.generated import SPLIT_INDEX
     speech.check_vocabulary(trigger, negatives)
     pool = speech.voice_pools(seed)[split]
     rng = np.random.default_rng([seed, SPLIT_INDEX[split], 7])
-    texts = [trigger] * num_positive + [negatives[i % len(negatives)]
-                                        for i in range(num_negative)]
+    if not 0.0 <= near_miss_fraction <= 1.0 or (near_miss_fraction and not near_misses):
+        raise ValueError("near_miss_fraction must be in [0, 1], with near_misses given")
+    num_near = int(round(near_miss_fraction * num_negative))
+    speech.check_vocabulary(trigger, tuple(near_misses))
+    texts = ([trigger] * num_positive
+             + [near_misses[i % len(near_misses)] for i in range(num_near)]
+             + [negatives[i % len(negatives)] for i in range(num_negative - num_near)])
     settings = speech.sample_settings(rng, pool, len(texts))
     audio = speech.synthesize_many(texts, settings, sample_rate, progress=progress,
                                    desc=f"speech ({split})")
