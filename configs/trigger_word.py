@@ -3,7 +3,7 @@
     python -m experiments.trigger_word --config configs/trigger_word.py[:PRESET] --workdir DIR
 
 Presets: "" (default: the course's Conv1D + 2 GRU model on 10 s clips synthesised
-with eSpeak NG, about 11 minutes on 2 CPU cores), "quick" (a tiny model on 2 s
+with eSpeak NG, about 12 minutes on 2 CPU cores), "quick" (a tiny model on 2 s
 clips: seconds, for tests and smoke runs).
 """
 
