@@ -16,8 +16,6 @@ recall, F1, false accepts per hour, false-reject rate -> plots and results.json.
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import functools
 import json
 import logging
 import sys
@@ -162,98 +160,48 @@ def clip_sources(config, banks: dict, train_clips: int) -> dict:
                                             split, sizes[split]) for split in SPLITS}
 
 
-@dataclasses.dataclass
-class BatchMaker:
-    """Clips (layouts or stored audio) -> the model's batch: normalised log
-    spectrograms `inputs` [B, Tx, F], per-step `labels` [B, Ty], and the words'
-    positions; a pure jitted function of the batch and the split's word bank."""
-
-    bank: trigger_word.WordBank | None   # None: every batch carries its audio
-    spec: trigger_word.ClipSpec
-    features: FeatureSpec
-    num_steps: int
-    mean: np.ndarray | None = None
-    std: np.ndarray | None = None
-
-    def __post_init__(self):
-        self._arrays = self.bank.arrays() if self.bank is not None else None
-
-    def audio(self, batch: dict) -> jax.Array:
-        if "audio" in batch:
-            return jnp.asarray(batch["audio"])
-        if self._arrays is None:
-            raise ValueError("clips without audio need a word bank to render them")
-        return trigger_word.render_clips(batch, self._arrays["words"],
-                                         self._arrays["backgrounds"], self.spec)
-
-    def __call__(self, batch: dict) -> dict:
-        x = _features(self.audio(batch), self.features, self.mean, self.std)
-        y = trigger_word.clip_labels(
-            jnp.asarray(batch["end"]), jnp.asarray(batch["positive"]),
-            jnp.asarray(batch["active"]), num_samples=self.spec.num_samples,
-            num_steps=self.num_steps, label_steps=self.spec.label_steps)
-        out = {"inputs": np.asarray(x), "labels": np.asarray(y)}
-        for k in ("id", "mask", "start", "end", "positive", "active", "word", "index"):
-            if k in batch:
-                out[k] = np.asarray(batch[k])
-        return out
-
-
-@functools.partial(jax.jit, static_argnames=("features",))
-def _features(audio, features: FeatureSpec, mean, std):
-    """Log spectrogram [..., Tx, F] of audio [..., N], normalised per bin if mean
-    and std are given."""
-    x = features(audio)
-    return x if mean is None else (x - mean) / std
-
-
-def feature_stats(maker: BatchMaker, source, n: int = 64) -> tuple[np.ndarray, np.ndarray]:
-    """Per-bin mean and std of the log spectrogram over the first n training clips."""
-    n = min(n, len(source))
-    batch = {k: np.stack([source[i][k] for i in range(n)]) for k in source[0]}
-    x = np.asarray(_features(maker.audio(batch), maker.features, None, None))
-    return x.mean(axis=(0, 1)), np.maximum(x.std(axis=(0, 1)), 1e-3)
-
-
-def _truths(batch: dict, sample_rate: int) -> list[list[tuple[float, float]]]:
-    """Per clip, the (start, end) seconds of its trigger words."""
-    return [[(s / sample_rate, e / sample_rate)
-             for s, e, p, a in zip(*(batch[k][i] for k in ("start", "end", "positive", "active")))
-             if p and a] for i in range(len(batch["start"]))]
-
-
-def predict_clips(state, source, maker: BatchMaker, batch_size: int) -> dict:
-    """Probabilities, labels and trigger words of every clip of `source`, in order:
-    probs, labels float32 [C, Ty]; truths: C lists of (start, end) seconds."""
-    apply = _predict_probs
-    probs, labels, truths = [], [], []
+def predict_clips(state, source, maker: trigger_word.BatchMaker, batch_size: int) -> dict:
+    """Logits, probabilities, labels and trigger words of every clip of `source`, in
+    order: logits, probs, labels float32 [C, Ty]; truths: C lists of (start, end) s."""
+    logits, probs, labels, truths = [], [], [], []
     batches = pipeline.evaluation_batches(source, global_batch_size=batch_size,
                                           transform=lambda ex: ex, process_index=0,
                                           process_count=1)
     for batch in batches:
         keep = np.asarray(batch["mask"]) > 0
         b = maker(batch)
-        probs.append(np.asarray(apply(state, b["inputs"]))[keep])
+        z, p = _predict(state, b["inputs"])
+        logits.append(np.asarray(z)[keep])
+        probs.append(np.asarray(p)[keep])
         labels.append(b["labels"][keep])
-        truths += [t for t, k in zip(_truths(b, maker.spec.sample_rate), keep) if k]
-    return {"probs": np.concatenate(probs), "labels": np.concatenate(labels),
-            "truths": truths}
+        truths += [t for t, k in zip(trigger_word.trigger_spans(b, maker.spec.sample_rate),
+                                     keep) if k]
+    return {"logits": np.concatenate(logits), "probs": np.concatenate(probs),
+            "labels": np.concatenate(labels), "truths": truths}
 
 
 @jax.jit
-def _predict_probs(state, inputs):
-    return jax.nn.sigmoid(predict_step(state, {"inputs": inputs}))
+def _predict(state, inputs):
+    """(logits, probabilities) [B, Ty]."""
+    logits = predict_step(state, {"inputs": inputs})
+    return logits, jax.nn.sigmoid(logits)
+
+
+def event_rule(config, num_steps: int) -> dict:
+    """The chime rule's min_consecutive and refractory, and the matching window:
+    from match_slack before a trigger word ends to match_slack after its labels end."""
+    e = config.eval
+    label_seconds = config.clip.label_steps * config.clip.seconds / num_steps
+    return {"min_consecutive": e.min_consecutive, "refractory": e.refractory,
+            "before": e.match_slack, "after": label_seconds + e.match_slack}
 
 
 def event_scores(config, predictions: dict) -> tuple[dict, list]:
     """Event metrics (the chime rule, matched to the true trigger words)."""
-    e = config.eval
-    seconds = config.clip.seconds
-    label_seconds = config.clip.label_steps * seconds / predictions["probs"].shape[1]
-    return events.evaluate_clips(
-        predictions["probs"], predictions["truths"], seconds, threshold=e.threshold,
-        min_consecutive=e.min_consecutive, refractory=e.refractory,
-        before=e.match_slack, after=label_seconds + e.match_slack)
+    probs = predictions["probs"]
+    return events.evaluate_clips(probs, predictions["truths"], config.clip.seconds,
+                                 threshold=config.eval.threshold,
+                                 **event_rule(config, probs.shape[1]))
 
 
 def frame_scores(predictions: dict, threshold: float) -> dict:
@@ -290,8 +238,8 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
             log.info("%s words: %d trigger, %d other (%s)", split, len(bank.positives),
                      len(bank.negatives), description)
     sources = clip_sources(config, banks, train_clips)
-    makers = {s: BatchMaker(banks[s], spec, features, num_steps) for s in SPLITS}
-    mean, std = feature_stats(makers["train"], sources["train"])
+    makers = {s: trigger_word.BatchMaker(banks[s], spec, features, num_steps) for s in SPLITS}
+    mean, std = trigger_word.feature_stats(makers["train"], sources["train"])
     for m in makers.values():
         m.mean, m.std = jnp.asarray(mean), jnp.asarray(std)
     data_seconds = time.perf_counter() - t0
@@ -309,9 +257,8 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
         pred = predict_clips(host, sources["validation"], makers["validation"],
                              config.eval.batch_size)
         scores, _ = event_scores(config, pred)
-        p = np.clip(pred["probs"], 1e-7, 1 - 1e-7)
-        y = pred["labels"]
-        bce = float(-np.mean(y * np.log(p) + (1 - y) * np.log(1 - p)))
+        bce = float(np.mean(losses.sigmoid_binary_cross_entropy(pred["logits"],
+                                                                pred["labels"])))
         return {"val/loss": bce, **{f"val/{k}": float(v) for k, v in scores.items()
                                     if k.startswith("event_") or k == "false_accepts_per_hour"}}
 
@@ -330,11 +277,9 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
     test_pred = predict_clips(best, sources["test"], makers["test"], config.eval.batch_size)
     test_events, detections = event_scores(config, test_pred)
     e = config.eval
-    label_seconds = config.clip.label_steps * config.clip.seconds / num_steps
     curve = events.event_pr_curve(
         test_pred["probs"], test_pred["truths"], config.clip.seconds,
-        np.round(np.linspace(0.05, 0.95, 19), 2), min_consecutive=e.min_consecutive,
-        refractory=e.refractory, before=e.match_slack, after=label_seconds + e.match_slack)
+        np.round(np.linspace(0.05, 0.95, 19), 2), **event_rule(config, num_steps))
     at_rate = events.false_reject_at_false_accepts(curve, e.false_accepts_per_hour)
     test = {**frame_scores(test_pred, e.threshold), **test_events}
     results = {
@@ -368,7 +313,7 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
     return results
 
 
-def make_plots(workdir: Path, config, source, maker: BatchMaker, pred: dict,
+def make_plots(workdir: Path, config, source, maker: trigger_word.BatchMaker, pred: dict,
                detections: list, curve: dict) -> None:
     from jaxdl.train.logging import read_metrics
     out = workdir / "plots"
@@ -378,15 +323,14 @@ def make_plots(workdir: Path, config, source, maker: BatchMaker, pred: dict,
                            mark_threshold=config.eval.threshold,
                            title="Test events: precision vs recall over thresholds")
     n = min(config.eval.plot_clips, len(source))
-    batch = {k: np.stack([source[i][k] for i in range(n)]) for k in source[0]}
+    batch = trigger_word.stack(source, range(n))
     audio = np.asarray(maker.audio(batch))
     spec = maker.spec
     clips = []
     for i in range(n):
-        words = [(s / spec.sample_rate, e / spec.sample_rate,
-                  config.data.trigger if p else "other")
-                 for s, e, p, a in zip(batch["start"][i], batch["end"][i],
-                                       batch["positive"][i], batch["active"][i]) if a]
+        layout = {k: v[i] for k, v in batch.items()}
+        words = [(s, e, config.data.trigger if p else "other")
+                 for s, e, p, _ in trigger_word.segments(layout, spec.sample_rate)]
         clips.append({"audio": audio[i], "sample_rate": spec.sample_rate,
                       "features": np.asarray(maker.features(audio[i])),
                       "labels": pred["labels"][i], "probs": pred["probs"][i],
@@ -421,8 +365,8 @@ def detect_in_audio(state, audio: np.ndarray, config, mean, std) -> np.ndarray:
         starts.append(starts[-1] + hop)
     windows = np.stack([np.pad(audio[s:s + n], (0, max(0, n - len(audio[s:s + n]))))
                         for s in starts]).astype(np.float32)
-    x = _features(jnp.asarray(windows), features, mean, std)
-    probs = np.asarray(_predict_probs(state, x))
+    x = trigger_word.spectrogram(jnp.asarray(windows), features, mean, std)
+    probs = np.asarray(_predict(state, x)[1])
     fires = np.asarray(events.detect(probs, threshold=e.threshold,
                                      min_consecutive=e.min_consecutive,
                                      refractory=e.refractory))
@@ -483,13 +427,13 @@ def synthesize(config, out_dir: str | Path, n: int, split: str = "test",
     bank, spec = banks[split], clip_spec(config)
     bank.check(spec)
     layouts = trigger_word.ClipLayouts(bank, spec, config.seed, split, n)
-    maker = BatchMaker(bank, spec, feature_spec(config), output_steps(config))
+    maker = trigger_word.BatchMaker(bank, spec, feature_spec(config), output_steps(config))
     written = []
     for start in range(0, n, 32):
         idx = range(start, min(start + 32, n))
-        batch = {k: np.stack([layouts[i][k] for i in idx]) for k in layouts[0]}
+        batch = trigger_word.stack(layouts, idx)
         audio = np.asarray(maker.audio(batch))
-        labels = maker(batch)["labels"]
+        labels = np.asarray(maker.labels(batch))
         for j, i in enumerate(idx):
             layout = {k: v[j] for k, v in batch.items()}
             wav = out_dir / f"clip_{i:04d}.wav"

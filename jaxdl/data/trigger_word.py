@@ -29,6 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxdl.audio import FeatureSpec
 from jaxdl.data.sources import DataError
 
 BACKGROUND_KINDS = ("white", "pink", "brown", "hum", "babble", "file")
@@ -283,6 +284,12 @@ class ClipLayouts:
         return dict(sample_layout(rng, self.bank, self.spec), index=np.int64(i))
 
 
+def stack(source, indices) -> dict:
+    """Clips `indices` of a random-access source as one batch: {key: [B, ...]}."""
+    items = [source[int(i)] for i in indices]
+    return {k: np.stack([x[k] for x in items]) for k in items[0]}
+
+
 def segments(layout: dict, sample_rate: int) -> list[tuple[float, float, bool, int]]:
     """(start s, end s, is trigger word, bank index) of each word in one layout,
     in time order."""
@@ -290,6 +297,12 @@ def segments(layout: dict, sample_rate: int) -> list[tuple[float, float, bool, i
            for s, e, p, w, a in zip(layout["start"], layout["end"], layout["positive"],
                                     layout["word"], layout["active"]) if a]
     return sorted(out)
+
+
+# What render_clips reads from a layout.
+_LAYOUT_KEYS = ("word", "start", "gain", "background", "background_gain",
+                "background_file", "babble_word", "babble_start", "babble_gain",
+                "noise_seed")
 
 
 # -- rendering (pure JAX) -------------------------------------------------------------
@@ -377,16 +390,10 @@ def render_clips(layouts: dict, words: jax.Array, backgrounds: jax.Array,
                        {k: v for k, v in layouts.items() if k in _LAYOUT_KEYS})
 
 
-_LAYOUT_KEYS = ("word", "start", "gain", "background", "background_gain",
-                "background_file", "babble_word", "babble_start", "babble_gain",
-                "noise_seed")
-
-
 def end_steps(end_samples, num_samples: int, num_steps: int):
     """The output step at which a word ending at sample `end` ends: the course's
     floor(end * Ty / n)."""
-    return (jnp.asarray(end_samples, jnp.int64 if jax.config.jax_enable_x64 else jnp.int32)
-            * num_steps) // num_samples
+    return jnp.asarray(end_samples) * num_steps // num_samples
 
 
 def clip_labels(end: jax.Array, positive: jax.Array, active: jax.Array, *,
@@ -398,3 +405,66 @@ def clip_labels(end: jax.Array, positive: jax.Array, active: jax.Array, *,
     t = jnp.arange(num_steps)
     on = (t > e) & (t <= e + label_steps) & (positive & active)[..., None]
     return jnp.any(on, axis=-2).astype(jnp.float32)
+
+
+# -- model batches ------------------------------------------------------------------
+@dataclasses.dataclass
+class BatchMaker:
+    """Clips (layouts or stored audio) -> the model's batch: normalised log
+    spectrograms `inputs` [B, Tx, F], per-step `labels` [B, Ty], and the words'
+    positions; a pure jitted function of the batch and the split's word bank."""
+
+    bank: WordBank | None   # None: every batch carries its audio
+    spec: ClipSpec
+    features: FeatureSpec
+    num_steps: int
+    mean: np.ndarray | None = None
+    std: np.ndarray | None = None
+
+    def __post_init__(self):
+        self._arrays = self.bank.arrays() if self.bank is not None else None
+
+    def audio(self, batch: dict) -> jax.Array:
+        if "audio" in batch:
+            return jnp.asarray(batch["audio"])
+        if self._arrays is None:
+            raise ValueError("clips without audio need a word bank to render them")
+        return render_clips(batch, self._arrays["words"],
+                                         self._arrays["backgrounds"], self.spec)
+
+    def labels(self, batch: dict) -> jax.Array:
+        """Per-step targets [B, Ty] of a batch (see `clip_labels`)."""
+        return clip_labels(jnp.asarray(batch["end"]), jnp.asarray(batch["positive"]),
+                           jnp.asarray(batch["active"]), num_samples=self.spec.num_samples,
+                           num_steps=self.num_steps, label_steps=self.spec.label_steps)
+
+    def __call__(self, batch: dict) -> dict:
+        x = spectrogram(self.audio(batch), self.features, self.mean, self.std)
+        y = self.labels(batch)
+        out = {"inputs": np.asarray(x), "labels": np.asarray(y)}
+        for k in ("id", "mask", "start", "end", "positive", "active", "word", "index"):
+            if k in batch:
+                out[k] = np.asarray(batch[k])
+        return out
+
+
+@functools.partial(jax.jit, static_argnames=("features",))
+def spectrogram(audio, features: FeatureSpec, mean=None, std=None):
+    """Log spectrogram [..., Tx, F] of audio [..., N], normalised per bin if mean
+    and std are given."""
+    x = features(audio)
+    return x if mean is None else (x - mean) / std
+
+
+def feature_stats(maker: BatchMaker, source, n: int = 64) -> tuple[np.ndarray, np.ndarray]:
+    """Per-bin mean and std of the log spectrogram over the first n training clips."""
+    batch = stack(source, range(min(n, len(source))))
+    x = np.asarray(spectrogram(maker.audio(batch), maker.features))
+    return x.mean(axis=(0, 1)), np.maximum(x.std(axis=(0, 1)), 1e-3)
+
+
+def trigger_spans(batch: dict, sample_rate: int) -> list[list[tuple[float, float]]]:
+    """Per clip of a batch of layouts, the (start, end) seconds of its trigger words."""
+    return [[(s, e) for s, e, p, _ in segments({k: v[i] for k, v in batch.items()},
+                                               sample_rate) if p]
+            for i in range(len(batch["start"]))]

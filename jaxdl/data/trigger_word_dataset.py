@@ -29,9 +29,8 @@ INT16_SCALE = 32767.0
 
 # ClipSpec fields a config stores (label_steps only shapes the targets, which are
 # computed from the stored segments, so it is not part of the dataset).
-SPEC_FIELDS = ("sample_rate", "seconds", "max_positives", "max_negatives", "word_db",
-               "background_db", "target_dbfs", "min_gap_seconds", "tail_seconds",
-               "babble_words", "kinds", "placement_tries")
+SPEC_FIELDS = tuple(f.name for f in dataclasses.fields(ClipSpec) if f.name != "label_steps")
+_SPEC = ClipSpec()  # the defaults below are ClipSpec's
 
 
 @dataclasses.dataclass
@@ -51,18 +50,18 @@ class TriggerWordClipsConfig(tfds.core.BuilderConfig):
     num_positive_words: int = 200
     num_negative_words: int = 400
     max_word_seconds: float = 1.5
-    sample_rate: int = 16000
-    seconds: float = 10.0
-    max_positives: int = 4
-    max_negatives: int = 2
-    word_db: tuple[float, float] = (-6.0, 0.0)
-    background_db: tuple[float, float] = (-30.0, -15.0)
-    target_dbfs: float = -20.0
-    min_gap_seconds: float = 0.1
-    tail_seconds: float = 0.3
-    babble_words: int = 10
-    kinds: tuple[str, ...] = ("white", "pink", "brown", "hum", "babble")
-    placement_tries: int = 100
+    sample_rate: int = _SPEC.sample_rate
+    seconds: float = _SPEC.seconds
+    max_positives: int = _SPEC.max_positives
+    max_negatives: int = _SPEC.max_negatives
+    word_db: tuple[float, float] = _SPEC.word_db
+    background_db: tuple[float, float] = _SPEC.background_db
+    target_dbfs: float = _SPEC.target_dbfs
+    min_gap_seconds: float = _SPEC.min_gap_seconds
+    tail_seconds: float = _SPEC.tail_seconds
+    babble_words: int = _SPEC.babble_words
+    kinds: tuple[str, ...] = _SPEC.kinds
+    placement_tries: int = _SPEC.placement_tries
 
     @property
     def spec(self) -> ClipSpec:
