@@ -7,7 +7,7 @@ from typing import Sequence
 import jax
 import flax.linen as nn
 
-from jaxdl.models.layers import ExampleDropout
+from jaxdl.models.layers import ExampleDropout, conv, pool_2x2
 
 
 class ShallowCNN(nn.Module):
@@ -40,12 +40,13 @@ class ShallowCNN(nn.Module):
         """x: float [B, H, W, C] (normalised); returns logits [B] or [B, num_outputs]."""
         for i, f in enumerate(self.features):
             x = nn.Conv(f, (3, 3), padding="SAME", use_bias=not self.batch_norm,
-                        name=f"conv{i + 1}")(x)
+                        conv_general_dilated=conv, name=f"conv{i + 1}")(x)
             if self.batch_norm:
                 x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                                  axis_name=axis_name, name=f"bn{i + 1}")(x)
-            x = nn.relu(x)
-            x = nn.max_pool(x, (2, 2), strides=(2, 2))
+            # max pooling commutes with ReLU (both monotone): pooling first is the
+            # same function, with a quarter of the ReLUs.
+            x = nn.relu(pool_2x2(x, "max"))
         x = x.reshape((x.shape[0], -1))
         x = nn.relu(nn.Dense(self.hidden, name="dense")(x))
         x = ExampleDropout(self.dropout_rate)(x, deterministic=not train,

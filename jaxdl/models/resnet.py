@@ -8,6 +8,8 @@ import jax
 import jax.numpy as jnp
 import flax.linen as nn
 
+from jaxdl.models.layers import conv
+
 
 class ResidualBlock(nn.Module):
     """conv3x3 -> BN -> ReLU -> conv3x3 -> BN, plus a (projected) shortcut, -> ReLU."""
@@ -20,12 +22,12 @@ class ResidualBlock(nn.Module):
         norm = lambda name: nn.BatchNorm(use_running_average=not train, momentum=0.9,
                                          axis_name=axis_name, name=name)
         y = nn.Conv(self.features, (3, 3), strides=self.strides, padding="SAME",
-                    use_bias=False, name="conv1")(x)
+                    use_bias=False, conv_general_dilated=conv, name="conv1")(x)
         y = nn.relu(norm("bn1")(y))
-        y = nn.Conv(self.features, (3, 3), padding="SAME", use_bias=False, name="conv2")(y)
+        y = nn.Conv(self.features, (3, 3), padding="SAME", use_bias=False, conv_general_dilated=conv, name="conv2")(y)
         y = norm("bn2")(y)
         if x.shape[-1] != self.features or self.strides != 1:
-            x = nn.Conv(self.features, (1, 1), strides=self.strides, use_bias=False,
+            x = nn.Conv(self.features, (1, 1), strides=self.strides, use_bias=False, conv_general_dilated=conv,
                         name="shortcut")(x)
             x = norm("bn_shortcut")(x)
         return nn.relu(x + y)
@@ -55,7 +57,7 @@ class ResNetEncoder(nn.Module):
                  axis_name: str | None = None) -> jax.Array:
         """x: float [B, H, W, C]; returns float32 [B, embedding_dim], unit L2 norm."""
         del example_ids  # no dropout here; kept for the models' calling convention
-        x = nn.Conv(self.stage_features[0], (3, 3), padding="SAME", use_bias=False,
+        x = nn.Conv(self.stage_features[0], (3, 3), padding="SAME", use_bias=False, conv_general_dilated=conv,
                     name="stem")(x)
         x = nn.BatchNorm(use_running_average=not train, momentum=0.9,
                          axis_name=axis_name, name="stem_bn")(x)

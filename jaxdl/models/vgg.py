@@ -17,6 +17,8 @@ import jax.numpy as jnp
 import flax.linen as nn
 import numpy as np
 
+from jaxdl.models.layers import conv, pool_2x2
+
 # Convolutions per block and their widths: VGG19 ("E" in Simonyan & Zisserman 2014).
 VGG19_BLOCKS = (2, 2, 4, 4, 4)
 VGG19_WIDTHS = (64, 128, 256, 512, 512)
@@ -86,15 +88,15 @@ class VGG19(nn.Module):
         last = deepest_layer(wanted)
         single = images.ndim == 3
         x = preprocess(images[None] if single else images, self.preprocessing)
-        pool = nn.avg_pool if self.pooling == "avg" else nn.max_pool
         found = {}
         for name in VGG19_LAYERS:
             if name.startswith("conv"):
                 block = int(name[4]) - 1
                 x = nn.relu(nn.Conv(self.widths[block], (3, 3), padding="SAME",
-                                    kernel_init=nn.initializers.he_normal(), name=name)(x))
+                                    kernel_init=nn.initializers.he_normal(),
+                                    conv_general_dilated=conv, name=name)(x))
             else:
-                x = pool(x, (2, 2), strides=(2, 2))
+                x = pool_2x2(x, self.pooling)
             if name in wanted:
                 found[name] = x[0] if single else x
             if name == last:
