@@ -74,6 +74,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.model.stride = 4
     c.model.gru_features = (128, 128)
     c.model.dropout_rate = 0.2
+    c.model.unroll = 1               # GRU time steps per scan iteration (speed only)
 
     c.optim = optimizer_config(name="adam", learning_rate=3e-3, schedule="warmup_cosine",
                                warmup_steps=100, grad_clip_norm=1.0)

@@ -86,7 +86,7 @@ def build_model(config) -> TriggerWordModel:
     m = config.model
     return TriggerWordModel(conv_features=m.conv_features, kernel=m.kernel,
                             stride=m.stride, gru_features=tuple(m.gru_features),
-                            dropout_rate=m.dropout_rate)
+                            dropout_rate=m.dropout_rate, unroll=m.get("unroll", 1))
 
 
 def output_steps(config) -> int:

@@ -7,7 +7,7 @@ from typing import Sequence
 import jax
 import flax.linen as nn
 
-from jaxdl.models.layers import ExampleDropout
+from jaxdl.models.layers import ExampleDropout, conv
 
 
 def conv_output_length(length: int, kernel: int, stride: int) -> int:
@@ -31,6 +31,8 @@ class TriggerWordModel(nn.Module):
       conv_features, kernel, stride: the convolution (course: 196, 15, 4).
       gru_features: one GRU layer per entry (course: 128, 128).
       dropout_rate: every dropout layer's rate.
+      unroll: time steps per iteration of the GRUs' scan (the same function; a
+        speed and compile-time trade-off).
     """
 
     conv_features: int = 196
@@ -38,6 +40,7 @@ class TriggerWordModel(nn.Module):
     stride: int = 4
     gru_features: Sequence[int] = (128, 128)
     dropout_rate: float = 0.2
+    unroll: int = 1
 
     def output_steps(self, num_frames: int) -> int:
         return conv_output_length(num_frames, self.kernel, self.stride)
@@ -56,10 +59,10 @@ class TriggerWordModel(nn.Module):
                                                      example_ids=example_ids)
 
         x = nn.Conv(self.conv_features, (self.kernel,), strides=(self.stride,),
-                    padding="VALID", name="conv")(x)
+                    padding="VALID", conv_general_dilated=conv, name="conv")(x)
         x = dropout(nn.relu(bn("conv_bn")(x)))
         for i, g in enumerate(self.gru_features):
-            x = nn.RNN(nn.GRUCell(g), name=f"gru{i + 1}")(x)
+            x = nn.RNN(nn.GRUCell(g), unroll=self.unroll, name=f"gru{i + 1}")(x)
             x = bn(f"gru{i + 1}_bn")(dropout(x))
         x = dropout(x)
         return nn.Dense(1, name="logits")(x)[..., 0]
