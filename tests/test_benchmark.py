@@ -1,15 +1,69 @@
-"""The benchmark tools produce well-formed numbers (timings are not asserted)."""
+"""The benchmark writes well-formed results on 1 and 2 devices, `compare` lines
+them up, and the measuring helpers compute what they say (timings not asserted)."""
+
+import json
 
 import jax.numpy as jnp
+import numpy as np
+import pytest
 
 from experiments.benchmark import kfold_step
-from jaxdl.benchmarking import time_call
+from jaxdl import benchmarking
+from tests.conftest import last_json_line, run_python
+
+CASES = ("day_night", "face_verification", "style_transfer", "trigger_word")
 
 
 def test_time_call_reports_ordered_statistics():
-    stats = time_call(lambda: jnp.ones(3) * 2, repeats=5, warmup=1)
+    stats = benchmarking.time_call(lambda: jnp.ones(3) * 2, repeats=5, warmup=1)
     assert stats["repeats"] == 5
-    assert 0 < stats["p10"] <= stats["median"] <= stats["p90"]
+    assert 0 < stats["min"] <= stats["p10"] <= stats["median"] <= stats["p90"]
+    with pytest.raises(ValueError):
+        benchmarking.time_call(lambda: jnp.ones(3), repeats=0)
+
+
+def test_compile_stats_counts_a_matmul():
+    import jax
+    a = jnp.ones((64, 32))
+    b = jnp.ones((32, 16))
+    compiled, info = benchmarking.compile_stats(jax.jit(jnp.matmul), a, b)
+    assert info["flops"] == pytest.approx(2 * 64 * 32 * 16, rel=0.01)
+    assert info["compile_seconds"] > 0 and info["memory_bytes"] > 0
+    np.testing.assert_allclose(compiled(a, b), 32.0)
+
+
+def test_loop_flops_counts_every_trip():
+    import jax
+
+    def scanned(x, w, unroll):
+        return jax.lax.scan(lambda c, _: (jnp.tanh(c @ w), None), x, None, length=8,
+                            unroll=unroll)[0]
+    x, w = jnp.ones((4, 16)), jnp.ones((16, 16))
+    f1 = benchmarking.compile_stats(jax.jit(lambda x, w: scanned(x, w, 1)), x, w)[1]["flops"]
+    f2 = benchmarking.compile_stats(jax.jit(lambda x, w: scanned(x, w, 2)), x, w)[1]["flops"]
+    f8 = benchmarking.compile_stats(jax.jit(lambda x, w: scanned(x, w, 8)), x, w)[1]["flops"]
+    # Fully unrolled, XLA counts every trip: the correction must agree with it.
+    assert benchmarking.loop_flops(f1, f2, unroll=1, trip_count=8) == pytest.approx(f8, rel=0.02)
+    assert f8 > 4 * f1  # the uncorrected count is far off
+    assert benchmarking.loop_flops(10.0, 14.0, unroll=2, trip_count=8) == 10 + 3 * 4
+    with pytest.raises(ValueError):
+        benchmarking.loop_flops(10.0, 14.0, unroll=2, trip_count=6)
+    with pytest.raises(ValueError):
+        benchmarking.loop_flops(10.0, 9.0, unroll=1, trip_count=8)
+
+
+def test_compare_lines_up_runs_with_speedups():
+    a = [{"case": "x", "strategy": "single", "batch": 8, "step_ms": 10.0},
+         {"case": "y", "strategy": "pmap", "batch": 8, "step_ms": 4.0}]
+    b = [{"case": "x", "strategy": "single", "batch": 8, "step_ms": 2.5}]
+    headers, rows = benchmarking.compare([("cpu", a), ("gpu", b)],
+                                         key=("case", "strategy", "batch"), value="step_ms")
+    assert headers == ["case", "strategy", "batch", "cpu", "gpu", "speedup gpu"]
+    assert rows[0]["speedup gpu"] == 4.0 and rows[0]["gpu"] == 2.5
+    assert rows[1]["gpu"] is None and rows[1]["speedup gpu"] is None
+    table = benchmarking.markdown_table(rows, [(h, h) for h in headers])
+    assert table.splitlines()[0] == "| case | strategy | batch | cpu | gpu | speedup gpu |"
+    assert table.splitlines()[3] == "| y | pmap | 8 | 4.0 | - | - |"
 
 
 def test_kfold_benchmark_is_well_formed():
@@ -20,3 +74,76 @@ def test_kfold_benchmark_is_well_formed():
     assert out["vmap_over_sequential"] > 0
     # vmapping per-fold kernels makes the convolutions grouped (what the HLO shows).
     assert out["grouped_convolutions_in_vmapped_program"] > 0
+
+
+@pytest.fixture(scope="module")
+def quick_runs(tmp_path_factory):
+    """The quick preset on 1 and on 2 host devices (one subprocess each)."""
+    root = tmp_path_factory.mktemp("bench")
+    runs = {}
+    for devices in (1, 2):
+        workdir = root / f"d{devices}"
+        proc = run_python(["-m", "experiments.benchmark", "--config",
+                           "configs/benchmark.py:quick", "--workdir", str(workdir),
+                           "--no-progress", f"--config.host_devices={devices}",
+                           f"--config.data_dir={root / 'tfds'}"], timeout=600)
+        assert proc.returncode == 0, proc.stderr[-3000:]
+        runs[devices] = (workdir, proc)
+    return runs
+
+
+@pytest.mark.parametrize("devices", [1, 2])
+def test_quick_preset_writes_well_formed_results(quick_runs, devices):
+    workdir, proc = quick_runs[devices]
+    assert last_json_line(proc.stdout)["rows"] == 12
+    results = json.loads((workdir / "results.json").read_text())
+    env = results["environment"]
+    assert env["platform"] == "cpu" and env["device_count"] == devices
+    assert f"--xla_force_host_platform_device_count={devices}" in env["xla_flags"]
+    assert set(env["versions"]) >= {"jax", "jaxlib", "flax"} and env["host"]["cpu_count"]
+    assert results["matmul_peak"]["flops_per_second"] > 0
+    rows = results["steps"]
+    assert {(r["case"], r["strategy"]) for r in rows} == {
+        (c, s) for c in CASES for s in ("single", "pmap", "shard_map")}
+    for r in rows:
+        assert r["devices"] == (1 if r["strategy"] == "single" else devices)
+        assert r["compile_s"] > 0 and r["examples_per_s"] > 0
+        assert 0 < r["step_ms_p10"] <= r["step_ms"] <= r["step_ms_p90"]
+        assert r["gflop_per_step"] > 0 and r["gflops"] > 0 and r["peak_fraction"] > 0
+        assert r["program_memory_mb"] > 0 and r["device_peak_memory_mb"] is None  # CPU
+    # The GRU's scan is counted once per output step, not once.
+    trigger = next(r for r in rows if r["case"] == "trigger_word")
+    assert trigger["flops_note"] == "loops counted x96"
+    # The same work on 1 or 2 devices: FLOPs per step agree (collectives aside).
+    single = {r["case"]: r["gflop_per_step"] for r in rows if r["strategy"] == "single"}
+    for r in rows:
+        assert r["gflop_per_step"] == pytest.approx(single[r["case"]], rel=0.1)
+    pipelines = {p["case"]: p for p in results["pipelines"]}
+    assert set(pipelines) == set(CASES)
+    assert "note" in pipelines["style_transfer"]
+    for case in ("day_night", "face_verification", "trigger_word"):
+        assert pipelines[case]["examples_per_s"] > 0 and pipelines[case]["ratio"] > 0
+    md = (workdir / "results.md").read_text()
+    assert "| case | strategy | devices | batch | compile s |" in md
+    assert md.count("\n| trigger_word |") == 4  # 3 strategies + its pipeline
+
+
+def test_compare_lines_up_two_result_files(quick_runs):
+    one, two = (str(quick_runs[d][0] / "results.json") for d in (1, 2))
+    proc = run_python(["-m", "experiments.benchmark", "compare", one, two], check=True)
+    lines = proc.stdout.splitlines()
+    header = next(l for l in lines if l.startswith("| case"))
+    assert "speedup" in header and header.count("cpu x") == 2
+    body = [l for l in lines if l.startswith("| ") and l != header]
+    assert len(body) == 12 and all(l.rstrip(" |").endswith("x") for l in body)
+
+
+def test_compare_refuses_what_is_not_a_results_file(tmp_path):
+    bad = tmp_path / "results.json"
+    bad.write_text(json.dumps({"hello": 1}))
+    proc = run_python(["-m", "experiments.benchmark", "compare", str(bad), str(bad)])
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"error: {bad}: not a results")
+    proc = run_python(["-m", "experiments.benchmark", "compare", str(tmp_path / "no.json"),
+                       str(bad)])
+    assert proc.returncode == 1 and "no.json" in proc.stderr

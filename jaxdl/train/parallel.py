@@ -101,6 +101,19 @@ class Strategy:
         return jax.jit(jax.shard_map(bound, mesh=self.mesh, in_specs=(P(), P(AXIS)),
                                      out_specs=P(), check_vma=False))
 
+    def compile_map(self, fn: Callable, donate_argnums: tuple[int, ...] = ()) -> Callable:
+        """fn(shared, batch) -> outputs, each output with the batch's leading axis and
+        each example computed on its own (no reduction over devices), compiled:
+        `shared` replicated, `batch` and the outputs split along their first axis.
+        E.g. the style-transfer pixel step, whose images are both input and output."""
+        if self.name == "single":
+            return jax.jit(fn, donate_argnums=donate_argnums)
+        if self.name == "pmap":
+            return jax.pmap(fn, axis_name=AXIS, donate_argnums=donate_argnums)
+        return jax.jit(jax.shard_map(fn, mesh=self.mesh, in_specs=(P(), P(AXIS)),
+                                     out_specs=P(AXIS), check_vma=False),
+                       donate_argnums=donate_argnums)
+
     # -- placement --------------------------------------------------------------
     def replicate(self, tree: Any) -> Any:
         """Host/single-device pytree -> the layout the compiled steps take."""

@@ -1,0 +1,59 @@
+"""The training-step benchmark: every case study x parallel strategy x batch size.
+
+    python -m experiments.benchmark --config configs/benchmark.py[:PRESET] --workdir DIR
+    python -m experiments.benchmark compare DIR_A/results.json DIR_B/results.json
+
+Presets: "" (default: each case study's own architecture and default batch size,
+and neighbours; about 10 minutes on 2 CPU cores), "quick" (the experiments' quick
+models at tiny batches: under 3 minutes on 2 CPU cores; for tests and smoke runs).
+
+Each case builds its model from the experiment's own config (`<case>.preset`), so
+what is timed is the step the experiment runs.
+"""
+
+import ml_collections
+
+from jaxdl.config import choose_preset
+
+PRESETS = ("default", "quick")
+CASES = ("day_night", "face_verification", "style_transfer", "trigger_word")
+
+
+def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
+    preset = choose_preset(arg, PRESETS)
+    c = ml_collections.ConfigDict()
+    c.seed = 0
+    c.cases = CASES
+    c.strategies = ("single", "pmap", "shard_map")
+    # On CPU, XLA host devices to make for pmap / shard_map (they share the cores);
+    # 0 = as many as the platform has. Ignored when XLA_FLAGS already forces a count.
+    c.host_devices = 2
+    c.warmup = 3                     # untimed steps after compiling
+    c.repeats = 20                   # timed, device-synchronised steps
+    c.matmul_size = 0                # n of the n x n matmul peak (0: 2048 CPU, 8192 else)
+    c.pipeline_batches = 20          # batches drawn to time each input pipeline
+    c.data_dir = ""                  # TFDS data dir for the generated datasets ("" = default)
+
+    def case(preset_name, batch_sizes):
+        g = ml_collections.ConfigDict()
+        g.preset = preset_name       # the experiment config's preset
+        g.batch_sizes = batch_sizes  # global batch sizes (split over devices)
+        return g
+
+    # Default batch sizes are the experiments' own (day'n'night 64, faces 16 x 4,
+    # one style image, trigger word 32), with a neighbour on either side.
+    c.day_night = case("", (32, 64, 128))
+    c.face_verification = case("", (32, 64, 128))
+    c.style_transfer = case("", (1, 2))
+    c.trigger_word = case("", (16, 32, 64))
+
+    if preset == "quick":
+        c.warmup, c.repeats = 1, 3
+        c.pipeline_batches = 4
+        c.matmul_size = 512
+        # the quick experiments' own batch sizes (style: 2 images, to split)
+        c.day_night = case("quick", (32,))
+        c.face_verification = case("quick", (16,))
+        c.style_transfer = case("quick", (2,))
+        c.trigger_word = case("quick", (8,))
+    return c
