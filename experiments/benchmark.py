@@ -491,7 +491,8 @@ def compare_results(paths: list[str], value: str = "step_ms") -> str:
         for h in headers:
             if h.startswith("speedup") and row[h] is not None:
                 row[h] = f"{row[h]:.2f}x"
-    lines = [f"{value} (speedup: the first run's over each other's)", "",
+    lines = [f"{value} per case, strategy and batch; speedup: how many times faster than "
+             f"{names[0]}", "",
              markdown_table(rows, [(h, h) for h in headers])]
     return "\n".join(lines)
 
