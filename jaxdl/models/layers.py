@@ -68,6 +68,9 @@ def conv(lhs, rhs, window_strides, padding, lhs_dilation=None, rhs_dilation=None
     same sum taken over chunks of about FILTER_GRAD_POSITIONS positions (measured
     in docs/performance.md). On other backends, and for grouped convolutions, this
     is plain `conv_general_dilated`. Pass it to `flax.linen.Conv(conv_general_dilated=conv)`.
+
+    On CPU it is a `jax.custom_vjp`: reverse-mode only (grad, vjp, vmap of
+    them); forward-mode (`jax.jvp`, `jax.jacfwd`) through it raises.
     """
     kwargs = dict(window_strides=window_strides, padding=padding,
                   lhs_dilation=lhs_dilation, rhs_dilation=rhs_dilation,
