@@ -25,6 +25,7 @@ program, against K steps of the same CNN one after another.
 from __future__ import annotations
 
 import argparse
+import copy
 import dataclasses
 import functools
 import json
@@ -159,7 +160,7 @@ def trigger_word_workload(config, strategy, batch_size: int, unroll: int | None 
     import jax
     from experiments import trigger_word
     if unroll is not None:
-        config = config_lib.config_from_dict(config_lib.config_to_dict(config))
+        config = copy.deepcopy(config)
         config.model.unroll = unroll
     features = trigger_word.feature_spec(config)
     frames = features.num_frames(trigger_word.clip_spec(config).num_samples)
@@ -231,15 +232,11 @@ def trigger_word_pipeline(config, data_dir: str, batches: int):
     same per clip whatever the bank's size)."""
     from experiments import trigger_word as experiment
     from jaxdl.data import pipeline, trigger_word
-    config = _with_data(config, data_dir)
     d = config.data
-    d.train_positive_words = min(d.train_positive_words, 24)
-    d.train_negative_words = min(d.train_negative_words, 72)
+    config = _with_data(config, data_dir, train_positive_words=min(d.train_positive_words, 24),
+                        train_negative_words=min(d.train_negative_words, 72))
     spec, features = experiment.clip_spec(config), experiment.feature_spec(config)
-    bank = trigger_word.speech_bank(
-        "train", trigger=d.trigger, negatives=tuple(d.negatives),
-        num_positive=d.train_positive_words, num_negative=d.train_negative_words,
-        seed=d.voice_seed, sample_rate=spec.sample_rate, num_samples=spec.num_samples)
+    bank = experiment.load_banks(config, progress=False, splits=("train",))[0]["train"]
     batch_size = config.train.batch_size
     source = trigger_word.ClipLayouts(bank, spec, 0, "train", batch_size * (batches + 2))
     maker = trigger_word.BatchMaker(bank, spec, features, experiment.output_steps(config))
@@ -257,7 +254,7 @@ PIPELINES = {"day_night": day_night_pipeline,
 
 def _with_data(config, data_dir: str, **data):
     """A copy of `config` reading generated data from `data_dir`, with data fields set."""
-    config = config_lib.config_from_dict(config_lib.config_to_dict(config))
+    config = copy.deepcopy(config)
     if data_dir:
         config.data.data_dir = data_dir
     for k, v in data.items():
@@ -275,7 +272,8 @@ def measure_step(workload: Workload, *, warmup: int, repeats: int, devices: int,
     if flops is not None and workload.loop_trips and workload.unrolled is not None:
         u = workload.unroll
         if workload.loop_trips % (2 * u) == 0:
-            _, info2 = benchmarking.compile_stats(*_fn_args(workload.unrolled(2 * u)))
+            twice = workload.unrolled(2 * u)
+            _, info2 = benchmarking.compile_stats(twice.fn, *twice.args)
             flops = benchmarking.loop_flops(flops, info2["flops"], unroll=u,
                                             trip_count=workload.loop_trips)
             note = f"loops counted x{workload.loop_trips}"
@@ -310,10 +308,6 @@ def measure_step(workload: Workload, *, warmup: int, repeats: int, devices: int,
         "device_peak_memory_mb": _mb(benchmarking.peak_memory_bytes()),
         "repeats": repeats,
     }
-
-
-def _fn_args(workload: Workload):
-    return (workload.fn, *workload.args)
 
 
 def _mb(n):
@@ -365,10 +359,11 @@ def run(bench, workdir, *, progress: bool = True) -> dict:
 
     plan = [(name, strategy, batch) for name in bench.cases
             for batch in bench[name].batch_sizes for strategy in bench.strategies]
+    configs = {name: experiment_config(name, bench[name].preset) for name in bench.cases}
     bar = _progress(len(plan) + len(bench.cases), progress)
     strategies = {}
     for name, strategy_name, batch in plan:
-        config = experiment_config(name, bench[name].preset)
+        config = configs[name]
         strategy = strategies.setdefault(strategy_name, Strategy(strategy_name))
         row = {"case": name, "strategy": strategy_name, "devices": strategy.num_devices,
                "batch": batch}
@@ -386,7 +381,7 @@ def run(bench, workdir, *, progress: bool = True) -> dict:
         save()
         bar.update()
     for name in bench.cases:
-        config = experiment_config(name, bench[name].preset)
+        config = configs[name]
         batch = default_batch_size(name, config)
         single = [r for r in results["steps"] if r["case"] == name and r["batch"] == batch
                   and r["strategy"] == "single"]

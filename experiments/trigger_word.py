@@ -107,13 +107,14 @@ def create_state(config, rng: jax.Array, total_steps: int) -> TrainState:
 
 
 # -- data ---------------------------------------------------------------------------
-def load_banks(config, *, progress: bool = True) -> tuple[dict, str, list]:
-    """(split -> WordBank, a description, skipped files) for config.data.words."""
+def load_banks(config, *, progress: bool = True, splits=SPLITS) -> tuple[dict, str, list]:
+    """(split -> WordBank, a description, skipped files) for config.data.words, for
+    `splits` (eSpeak words: only those are synthesised)."""
     d, spec = config.data, clip_spec(config)
     common = dict(sample_rate=spec.sample_rate, num_samples=spec.num_samples)
     banks, skipped = {}, []
     if d.words == "espeak":
-        for split in SPLITS:
+        for split in splits:
             train = split == "train"
             banks[split] = trigger_word.speech_bank(
                 split, trigger=d.trigger, negatives=tuple(d.negatives),

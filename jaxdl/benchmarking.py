@@ -65,14 +65,9 @@ def compile_stats(fn, *args) -> tuple[Any, dict]:
     compiled = fn.lower(*args).compile()
     seconds = time.perf_counter() - t0
     cost = _cost(compiled)
-    memory = None
-    try:
-        m = compiled.memory_analysis()
-        if m is not None:
-            memory = int(m.argument_size_in_bytes + m.output_size_in_bytes
-                         + m.temp_size_in_bytes - m.alias_size_in_bytes)
-    except (NotImplementedError, AttributeError, jax.errors.JaxRuntimeError):
-        pass
+    m = compiled.memory_analysis()  # None where the backend gives none
+    memory = None if m is None else int(m.argument_size_in_bytes + m.output_size_in_bytes
+                                        + m.temp_size_in_bytes - m.alias_size_in_bytes)
     flops = cost.get("flops")
     accessed = cost.get("bytes accessed")
     return compiled, {"compile_seconds": seconds,
