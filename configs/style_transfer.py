@@ -23,10 +23,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
 
     # Inputs when no --content / --style file is given: generated, no download.
     c.content = ml_collections.ConfigDict()
-    c.content.scene_seed = 3         # jaxdl.data.day_night.render_scene key (3: a clear day)
+    c.content.scene_seed = 3         # jaxdl.tasks.day_night.generator.render_scene key (3: a clear day)
     c.style = ml_collections.ConfigDict()
-    c.style.texture_seed = 0         # jaxdl.data.textures.painted_texture key
-    c.style.palette = "starry"       # a name in jaxdl.data.textures.PALETTES
+    c.style.texture_seed = 0         # jaxdl.tasks.style.generator.painted_texture key
+    c.style.palette = "starry"       # a name in jaxdl.tasks.style.generator.PALETTES
     # Several --style files: "blend" their Gram matrices with `blend_weights`
     # (empty = equal) into one output, or "per_image": one output per style
     # (transferred together under vmap).

@@ -10,7 +10,7 @@ clips: seconds, for tests and smoke runs).
 import ml_collections
 
 from jaxdl.config import choose_preset
-from jaxdl.data.speech import NEAR_MISSES, NEGATIVE_WORDS, TRIGGER_WORD
+from jaxdl.tasks.trigger_word.voices import NEAR_MISSES, NEGATIVE_WORDS, TRIGGER_WORD
 from jaxdl.train.loop import early_stopping_config
 from jaxdl.train.optim import optimizer_config
 
@@ -50,7 +50,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     # one of yes/no/up/down/left/right/on/off/stop/go)
     c.data.tfds_name = "speech_commands"
 
-    c.clip = ml_collections.ConfigDict()     # jaxdl.data.trigger_word.ClipSpec
+    c.clip = ml_collections.ConfigDict()     # jaxdl.tasks.trigger_word.generator.ClipSpec
     c.clip.sample_rate = 16000
     c.clip.seconds = 10.0
     c.clip.max_positives = 4
@@ -68,7 +68,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.features.nfft = 0              # 0 = window_length
     c.features.mel_bins = 0          # 0 = linear frequency bins
 
-    c.model = ml_collections.ConfigDict()     # jaxdl.models.TriggerWordModel
+    c.model = ml_collections.ConfigDict()     # jaxdl.tasks.trigger_word.model.TriggerWordModel
     c.model.conv_features = 196
     c.model.kernel = 15
     c.model.stride = 4

@@ -127,8 +127,8 @@ def style_transfer_workload(config, strategy, batch_size: int) -> Workload:
     import jax
     import jax.numpy as jnp
     from experiments import style_transfer as experiment
-    from jaxdl import style_transfer
-    from jaxdl.models import vgg
+    from jaxdl.tasks.style import transfer as style_transfer
+    from jaxdl.tasks.style import vgg
     size = config.image_size
     params = vgg.init_vgg19(config.model.random_seed, widths=tuple(config.model.widths))
     problem = experiment.build_problem(config, "torchvision")
@@ -211,7 +211,8 @@ def day_night_pipeline(config, data_dir: str, batches: int):
 def face_verification_pipeline(config, data_dir: str, batches: int):
     """The experiment's P x K identity batches of augmented, normalised faces."""
     from experiments import face_verification
-    from jaxdl.data import identities, pipeline, transforms
+    from jaxdl.data import pipeline, transforms
+    from jaxdl.tasks.faces import sources as identities
     from jaxdl.data.image_classification import sample_images
     config = _with_data(config, data_dir, validation_identities=4, test_identities=4,
                         train_identities=max(64, 2 * config.train.identities_per_batch))
@@ -231,7 +232,8 @@ def trigger_word_pipeline(config, data_dir: str, batches: int):
     -> normalise, with labels (from a small eSpeak word bank: rendering costs the
     same per clip whatever the bank's size)."""
     from experiments import trigger_word as experiment
-    from jaxdl.data import pipeline, trigger_word
+    from jaxdl.data import pipeline
+    from jaxdl.tasks.trigger_word import generator as trigger_word
     d = config.data
     config = _with_data(config, data_dir, train_positive_words=min(d.train_positive_words, 24),
                         train_negative_words=min(d.train_negative_words, 72))
@@ -500,7 +502,7 @@ def kfold_step(k: int, batch_size: int, image_size: int, repeats: int) -> dict:
     import optax
     from jaxdl import losses
     from jaxdl.benchmarking import time_call
-    from jaxdl.models import ShallowCNN
+    from jaxdl.tasks.day_night.model import ShallowCNN
     from jaxdl.train import TrainState, train_step
     model = ShallowCNN()
     make = lambda key: TrainState.create(

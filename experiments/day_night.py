@@ -28,7 +28,7 @@ from jaxdl import config as config_lib
 from jaxdl import losses, metrics, plots
 from jaxdl.data import image_classification, pipeline, transforms
 from jaxdl.data.images import ImageError, load_image
-from jaxdl.models import ShallowCNN
+from jaxdl.tasks.day_night.model import ShallowCNN
 from jaxdl.train import checkpoint, cross_validation, loop
 from jaxdl.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer
 from jaxdl.train.parallel import STRATEGIES, Strategy
@@ -63,7 +63,7 @@ def check_config(config) -> None:
 # -- data ---------------------------------------------------------------------
 def load_data(config) -> image_classification.LabelledImages:
     """Train / validation / test sources named by config.data."""
-    from jaxdl.data import day_night_dataset
+    from jaxdl.tasks.day_night import dataset as day_night_dataset
     return image_classification.load_labelled_images(
         config.data, seed=config.seed, procedural=day_night_dataset.load_splits)
 
@@ -202,7 +202,7 @@ def run_cross_validation(config, data, transform, augment, *, progress=True) -> 
 
 
 def make_plots(workdir: Path, data, labels, probs, test, config) -> None:
-    from jaxdl.train.logging import read_metrics
+    from jaxdl.train.metric_writers import read_metrics
     out = workdir / "plots"
     history = read_metrics(workdir / "metrics.jsonl")
     plots.learning_curves(history, out / "learning_curves.png",

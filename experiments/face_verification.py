@@ -30,11 +30,12 @@ from jaxdl import cli
 from jaxdl import config as config_lib
 from jaxdl import losses, metrics, plots
 from jaxdl.clustering import kmeans
-from jaxdl.data import identities, images, pipeline, transforms
+from jaxdl.data import images, pipeline, transforms
+from jaxdl.tasks.faces import sources as identities
 from jaxdl.data.image_classification import sample_images
-from jaxdl.data.verification import make_pairs
-from jaxdl.embedding_eval import evaluate_embeddings, pixel_embeddings
-from jaxdl.models import ResNetEncoder
+from jaxdl.tasks.faces.pairs import make_pairs
+from jaxdl.tasks.faces.evaluation import evaluate_embeddings, pixel_embeddings
+from jaxdl.tasks.faces.model import ResNetEncoder
 from jaxdl.train import checkpoint, loop
 from jaxdl.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer
 from jaxdl.train.parallel import STRATEGIES, Strategy
@@ -211,7 +212,7 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
 
 
 def make_plots(workdir: Path, data, test_images, test_emb, report) -> None:
-    from jaxdl.train.logging import read_metrics
+    from jaxdl.train.metric_writers import read_metrics
     out = workdir / "plots"
     labels = data.labels["test"]
     plots.learning_curves(read_metrics(workdir / "metrics.jsonl"),

@@ -24,12 +24,15 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl import cli, plots, style_transfer
+from jaxdl import cli, plots
+from jaxdl.tasks.style import transfer as style_transfer
 from jaxdl import config as config_lib
-from jaxdl.data import day_night, textures
+from jaxdl.tasks.day_night import generator as day_night
+from jaxdl.tasks.style import generator as textures
 from jaxdl.data.images import load_image, save_image
-from jaxdl.models import vgg, vgg_weights
-from jaxdl.train.logging import MetricLogger
+from jaxdl.tasks.style import vgg
+from jaxdl.tasks.style import vgg_weights
+from jaxdl.train.metric_writers import MetricLogger
 from jaxdl.train.loop import NonFiniteLossError
 from jaxdl.workdir import prepare_workdir, write_json
 

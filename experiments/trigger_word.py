@@ -26,12 +26,14 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl import cli, events, losses, metrics, plots
+from jaxdl import cli, losses, metrics, plots
+from jaxdl.tasks.trigger_word import events
 from jaxdl import config as config_lib
 from jaxdl.audio import FeatureSpec
-from jaxdl.data import pipeline, trigger_word
+from jaxdl.data import pipeline
+from jaxdl.tasks.trigger_word import generator as trigger_word
 from jaxdl.data.audio_files import AudioError, load_audio, write_wav
-from jaxdl.models import TriggerWordModel
+from jaxdl.tasks.trigger_word.model import TriggerWordModel
 from jaxdl.train import checkpoint, loop
 from jaxdl.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer
 from jaxdl.train.parallel import STRATEGIES, Strategy
@@ -126,7 +128,7 @@ def load_banks(config, *, progress: bool = True, splits=SPLITS) -> tuple[dict, s
                 near_miss_fraction=d.near_miss_fraction if train else 0.0,
                 seed=d.voice_seed, progress=progress, **common)
         return banks, "eSpeak NG words, voices disjoint between splits", skipped
-    from jaxdl.data import trigger_word_sources as sources
+    from jaxdl.tasks.trigger_word import sources
     if d.words == "folders":
         for split in SPLITS:
             banks[split], bad = sources.folder_bank(
@@ -148,7 +150,7 @@ def clip_sources(config, banks: dict, train_clips: int) -> dict:
     d = config.data
     sizes = {"train": train_clips, "validation": d.validation_clips, "test": d.test_clips}
     if d.storage == "tfds":
-        from jaxdl.data import trigger_word_dataset as dataset
+        from jaxdl.tasks.trigger_word import dataset
         spec = clip_spec(config)
         return dataset.load_splits(
             data_dir=d.data_dir or None, train_size=sizes["train"],
@@ -316,7 +318,7 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
 
 def make_plots(workdir: Path, config, source, maker: trigger_word.BatchMaker, pred: dict,
                detections: list, curve: dict) -> None:
-    from jaxdl.train.logging import read_metrics
+    from jaxdl.train.metric_writers import read_metrics
     out = workdir / "plots"
     plots.learning_curves(read_metrics(workdir / "metrics.jsonl"),
                           out / "learning_curves.png", title="Trigger word: learning curves")

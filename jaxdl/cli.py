@@ -1,9 +1,10 @@
 """What every experiment's command line shares: logging set-up and clean errors.
 
 Failures a user can fix (a bad image folder, an unwritable workdir, a dataset that
-is not prepared, a NaN loss, a checkpoint from another model) end with one line,
-`error: <what and where>`, and exit code 1 (2 for a config value), not a
-traceback. Bugs keep theirs.
+is not prepared, a NaN loss, a checkpoint from another model) are
+`jaxdl.errors.UserError`s and end with one line, `error: <what and where>`, and
+exit code 1 (2 for a config value), not a traceback. Bugs keep theirs. Importing
+this module imports no case study.
 """
 
 from __future__ import annotations
@@ -13,19 +14,7 @@ import logging
 import sys
 from typing import Callable, Sequence
 
-from jaxdl.config import ConfigError
-from jaxdl.data.audio_files import AudioError
-from jaxdl.data.images import ImageError
-from jaxdl.data.sources import DataError, DatasetNotPreparedError
-from jaxdl.data.speech import SpeechError
-from jaxdl.models.vgg_weights import WeightsError
-from jaxdl.train.checkpoint import CheckpointMismatchError
-from jaxdl.train.loop import NonFiniteLossError
-from jaxdl.workdir import WorkdirError
-
-USER_ERRORS = (ImageError, DataError, DatasetNotPreparedError, CheckpointMismatchError,
-               NonFiniteLossError, WorkdirError, WeightsError, AudioError, SpeechError,
-               FileNotFoundError)
+from jaxdl.errors import UserError
 
 
 def add_train_arguments(parser: argparse.ArgumentParser, default_config: str) -> None:
@@ -54,7 +43,8 @@ def initialize_distributed(args: argparse.Namespace) -> None:
 
 def run(main: Callable[[Sequence[str] | None], int],
         argv: Sequence[str] | None = None) -> int:
-    """Calls main(argv) with logging set up; user errors become one stderr line, exit 1."""
+    """Calls main(argv) with logging set up; a UserError becomes one stderr line and
+    its exit code (1, or 2 for a config error)."""
     # force: importing TFDS (absl) has already given the root logger a handler at
     # WARNING, which would make basicConfig a no-op and hide every INFO line.
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s: %(message)s",
@@ -63,9 +53,6 @@ def run(main: Callable[[Sequence[str] | None], int],
         logging.getLogger(noisy).setLevel(logging.WARNING)
     try:
         return main(argv)
-    except ConfigError as e:  # a config value that only proves wrong once used
+    except UserError as e:
         print(f"error: {e}", file=sys.stderr)
-        return 2
-    except USER_ERRORS as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 1
+        return e.exit_code

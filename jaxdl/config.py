@@ -57,6 +57,8 @@ from typing import Any, NoReturn
 import ml_collections
 from ml_collections import config_dict as _config_dict
 
+from jaxdl.errors import UserError
+
 __all__ = [
     "ConfigError",
     "check_choices",
@@ -78,8 +80,10 @@ _BOOL_WORDS = {"true": True, "yes": True, "1": True, "false": False, "no": False
 _module_counter = itertools.count()
 
 
-class ConfigError(ValueError):
+class ConfigError(UserError, ValueError):
     """A bad config file, preset, key or value. ``str(error)`` is one line, printable as-is."""
+
+    exit_code = 2
 
     def __init__(self, message: str):
         # One line, so that `error: <message>` is exactly one line on stderr.

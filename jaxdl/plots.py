@@ -11,8 +11,10 @@ and matplotlib's constrained layout (the successor of ``tight_layout``, which al
 makes room for colour bars and suptitles); the PNG is cropped to its content.
 
 Each ``foo(...)`` has a private ``_foo_figure(...)`` twin that returns the unsaved
-figure, so tests can inspect what is drawn. New plots (face verification, style
-transfer, trigger words) follow the same shape: validate, build the figure, ``_save``.
+figure, so tests can inspect what is drawn. This module holds the plots that any
+case study uses; a case study's own plots live in its package
+(``jaxdl.tasks.faces.plots``, ``jaxdl.tasks.trigger_word.plots``) and follow the same
+shape with the helpers here: validate, :func:`new_figure`, draw, :func:`save_figure`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
@@ -35,9 +36,12 @@ __all__ = [
     "confusion_matrix",
     "fold_scores",
     "image_grid",
+    "is_number",
     "learning_curve_series",
     "learning_curves",
+    "new_figure",
     "roc_curve",
+    "save_figure",
 ]
 
 DPI = 120
@@ -53,14 +57,14 @@ _ROW_KEYS = ("step", "epoch", "best")
 # --------------------------------------------------------------------------- helpers
 
 
-def _new_figure(width: float, height: float) -> Figure:
+def new_figure(width: float, height: float) -> Figure:
     """A figure of ``width`` x ``height`` inches on its own Agg canvas."""
     fig = Figure(figsize=(width, height), dpi=DPI, layout="constrained")
     FigureCanvasAgg(fig)
     return fig
 
 
-def _save(fig: Figure, path: str | os.PathLike) -> Path:
+def save_figure(fig: Figure, path: str | os.PathLike) -> Path:
     """Write ``fig`` as a PNG to ``path`` (creating parent directories), release it."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -74,7 +78,7 @@ def _save(fig: Figure, path: str | os.PathLike) -> Path:
     return path
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     """Whether ``value`` is a finite real scalar (bools and NaN/inf are not)."""
     if isinstance(value, bool | np.bool_):
         return False
@@ -118,10 +122,10 @@ def learning_curve_series(
     points: dict[str, dict[str, dict[float, float]]] = {}
     for index, row in enumerate(history):
         x = index if x_name == "row" else row.get(x_name)
-        if not _is_number(x):
+        if not is_number(x):
             continue
         for key, value in row.items():
-            if "/" not in key or not _is_number(value):
+            if "/" not in key or not is_number(value):
                 continue
             split, name = key.split("/", 1)
             points.setdefault(name, {}).setdefault(split, {})[float(x)] = float(value)
@@ -139,7 +143,7 @@ def _best_step(history: Sequence[Mapping[str, Any]]) -> float | None:
     """Step of the last row marked ``"best": true`` (the checkpoint that was kept)."""
     best = None
     for row in history:
-        if row.get("best") is True and _is_number(row.get("step")):
+        if row.get("best") is True and is_number(row.get("step")):
             best = float(row["step"])
     return best
 
@@ -161,7 +165,7 @@ def _learning_curves_figure(
     if best is not None:
         vlines.append(("best checkpoint", best))
     for label, x in (markers or {}).items():
-        if not _is_number(x):
+        if not is_number(x):
             raise ValueError(f"learning_curves: marker {label!r} must be a number, got {x!r}")
         if all(float(x) != seen or label != seen_label for seen_label, seen in vlines):
             vlines.append((str(label), float(x)))
@@ -169,7 +173,7 @@ def _learning_curves_figure(
     n = len(series)
     ncols = min(n, 3)
     nrows = math.ceil(n / ncols)
-    fig = _new_figure(4.6 * ncols, 3.4 * nrows + 0.4)
+    fig = new_figure(4.6 * ncols, 3.4 * nrows + 0.4)
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for ax, (name, by_split) in zip(axes, series.items()):
         for i, (split, (xs, ys)) in enumerate(by_split.items()):
@@ -225,7 +229,7 @@ def learning_curves(
     Raises:
       ValueError: no row holds a ``"split/metric"`` number, or a marker is not a number.
     """
-    return _save(_learning_curves_figure(history, title=title, markers=markers), path)
+    return save_figure(_learning_curves_figure(history, title=title, markers=markers), path)
 
 
 # ----------------------------------------------------------------- confusion matrix
@@ -299,7 +303,7 @@ def _confusion_matrix_figure(
         vmax, bar_label = max(float(shown.max()), 1.0), "count"
 
     side = min(max(4.0, 0.6 * c + 2.5), 13.0)
-    fig = _new_figure(side + 1.2, side)
+    fig = new_figure(side + 1.2, side)
     ax = fig.add_subplot()
     image = ax.imshow(shown, cmap="Blues", vmin=0.0, vmax=vmax, interpolation="nearest")
     fig.colorbar(image, ax=ax, label=bar_label, shrink=0.85)
@@ -355,7 +359,7 @@ def confusion_matrix(
         number of class names differs from ``C``.
     """
     fig = _confusion_matrix_figure(cm, class_names, title=title, normalize=normalize)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # ----------------------------------------------------------------------- ROC curve
@@ -380,7 +384,7 @@ def _roc_curve_figure(
         if not np.all(np.isfinite(rate)) or rate.min() < 0 or rate.max() > 1:
             raise ValueError(f"roc_curve: {name} must hold rates in [0, 1]")
 
-    fig = _new_figure(5.2, 5.0)
+    fig = new_figure(5.2, 5.0)
     ax = fig.add_subplot()
     ax.plot([0, 1], [0, 1], color="gray", ls="--", lw=1, label="chance (AUC = 0.5)")
     label = "ROC" if auc is None else f"ROC (AUC = {float(auc):.3f})"
@@ -433,7 +437,7 @@ def roc_curve(
       ValueError: shapes differ, are not 1-D, or rates fall outside [0, 1].
     """
     fig = _roc_curve_figure(fpr, tpr, auc=auc, title=title, operating_point=operating_point)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # ---------------------------------------------------------------------- image grid
@@ -485,7 +489,7 @@ def _image_grid_figure(
     nrows = math.ceil(n / ncols)
     cell_w = 1.8
     cell_h = cell_w * h / w + (0.35 if titles is not None else 0.05)
-    fig = _new_figure(max(cell_w * ncols, 2.5), cell_h * nrows + (0.45 if suptitle else 0.0))
+    fig = new_figure(max(cell_w * ncols, 2.5), cell_h * nrows + (0.45 if suptitle else 0.0))
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for k, ax in enumerate(axes):
         ax.set_axis_off()
@@ -534,7 +538,7 @@ def image_grid(
     """
     fig = _image_grid_figure(images, titles=titles, title_colors=title_colors,
                              ncols=ncols, suptitle=suptitle)
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # --------------------------------------------------------------------- fold scores
@@ -571,7 +575,7 @@ def _fold_scores_figure(
         floor = max(floor, 0.0)  # scores that cannot be negative never get a negative axis
     top = max(float(flat.max()), mean + std) + 0.35 * span
 
-    fig = _new_figure(min(max(5.5, 0.5 * k + 3.0), 16.0), 4.2)
+    fig = new_figure(min(max(5.5, 0.5 * k + 3.0), 16.0), 4.2)
     ax = fig.add_subplot()
     xs = np.arange(k)
     colors = [f"C{(i // folds) % 10}" for i in range(k)] if repeats > 1 else ["tab:blue"] * k
@@ -634,371 +638,4 @@ def fold_scores(
     Raises:
       ValueError: scores empty, not finite, or more than 2-D.
     """
-    return _save(_fold_scores_figure(scores, metric=metric, title=title), path)
-
-
-# ------------------------------------------------------------ distance histograms
-
-
-def _distance_histograms_figure(matched, mismatched, threshold, title, unit) -> Figure:
-    matched = np.asarray(matched, np.float64).ravel()
-    mismatched = np.asarray(mismatched, np.float64).ravel()
-    if matched.size == 0 or mismatched.size == 0:
-        raise ValueError("distance histograms need matched and mismatched distances")
-    if not (np.all(np.isfinite(matched)) and np.all(np.isfinite(mismatched))):
-        raise ValueError("distances must be finite")
-    fig = _new_figure(7.0, 4.2)
-    ax = fig.add_subplot()
-    lo = min(matched.min(), mismatched.min())
-    hi = max(matched.max(), mismatched.max())
-    bins = np.linspace(lo, hi if hi > lo else lo + 1.0, 41)
-    ax.hist(matched, bins=bins, alpha=0.6, color="tab:green",
-            label=f"matched pairs (n = {matched.size})")
-    ax.hist(mismatched, bins=bins, alpha=0.6, color="tab:red",
-            label=f"mismatched pairs (n = {mismatched.size})")
-    if threshold is not None:
-        ax.axvline(float(threshold), color="black", linestyle="--",
-                   label=f"threshold {float(threshold):.3g}")
-    ax.set_xlabel(f"distance ({unit})" if unit else "distance")
-    ax.set_ylabel("pairs")
-    ax.set_title(title)
-    ax.legend(loc="best")
-    ax.grid(alpha=0.3)
-    return fig
-
-
-def distance_histograms(
-    matched: Any,
-    mismatched: Any,
-    path: str | os.PathLike,
-    *,
-    threshold: float | None = None,
-    title: str = "Pair distances",
-    unit: str = "",
-) -> Path:
-    """Overlaid histograms of matched-pair and mismatched-pair distances.
-
-    Args:
-      matched: distances ``[M]`` of pairs of the same identity.
-      mismatched: distances ``[U]`` of pairs of different identities.
-      path: where to write the PNG.
-      threshold: the decision threshold, drawn as a dashed line.
-      title: figure title.
-      unit: shown on the x axis, e.g. ``"L2 between unit embeddings"``.
-
-    Raises:
-      ValueError: either side empty, or a distance not finite.
-    """
-    return _save(_distance_histograms_figure(matched, mismatched, threshold, title, unit),
-                 path)
-
-
-# ------------------------------------------------------------ embedding scatter
-
-
-def _embedding_scatter_figure(points, labels, title, max_legend) -> Figure:
-    points = np.asarray(points, np.float64)
-    labels = np.asarray(labels)
-    if points.ndim != 2 or points.shape[1] != 2:
-        raise ValueError(f"points must be [N, 2] (e.g. a 2-D PCA), got {points.shape}")
-    if labels.shape != (points.shape[0],):
-        raise ValueError(f"labels must be [{points.shape[0]}], got {labels.shape}")
-    fig = _new_figure(6.5, 5.5)
-    ax = fig.add_subplot()
-    classes = np.unique(labels)
-    cmap = matplotlib.colormaps["tab20"]
-    for n, c in enumerate(classes):
-        sel = labels == c
-        ax.scatter(points[sel, 0], points[sel, 1], s=14, color=cmap(n % 20),
-                   label=str(c) if len(classes) <= max_legend else None, alpha=0.8)
-    ax.set_xlabel("component 1")
-    ax.set_ylabel("component 2")
-    ax.set_title(f"{title}\n{len(classes)} identities, {len(points)} images")
-    if len(classes) <= max_legend:
-        ax.legend(title="identity", loc="center left", bbox_to_anchor=(1.0, 0.5),
-                  fontsize="small")
-    ax.grid(alpha=0.3)
-    return fig
-
-
-def embedding_scatter(
-    points: Any,
-    labels: Any,
-    path: str | os.PathLike,
-    *,
-    title: str = "Embeddings (PCA)",
-    max_legend: int = 20,
-) -> Path:
-    """Scatter of 2-D points (e.g. the first two principal components of
-    embeddings) coloured by label; a legend when there are at most `max_legend`
-    labels (colours repeat after 20).
-
-    Raises:
-      ValueError: points not [N, 2] or labels not [N].
-    """
-    return _save(_embedding_scatter_figure(points, labels, title, max_legend), path)
-
-
-# -------------------------------------------------------------- trigger-word clips
-
-_CLIP_KEYS = ("audio", "sample_rate", "features", "labels", "probs", "detections",
-              "truths", "name")
-_POSITIVE_COLOR = "tab:green"
-_NEGATIVE_COLOR = "tab:gray"
-_PROB_COLOR = "tab:blue"
-_DETECTION_COLOR = "tab:red"
-
-
-def _check_trigger_clip(index: int, clip: Mapping[str, Any]) -> dict[str, Any]:
-    """One clip of :func:`trigger_word_clips` as validated numpy arrays."""
-    where = f"trigger_word_clips: clip {index}"
-    if not isinstance(clip, Mapping):
-        raise TypeError(f"{where} must be a mapping, got {type(clip).__name__}")
-    missing = [key for key in _CLIP_KEYS if key not in clip]
-    if missing:
-        raise ValueError(f"{where} lacks {missing}; needs {list(_CLIP_KEYS)}")
-    audio = np.asarray(clip["audio"], np.float64)
-    if audio.ndim != 1 or audio.size == 0:
-        raise ValueError(f"{where}: audio must be 1-D non-empty, got {audio.shape}")
-    sample_rate = clip["sample_rate"]
-    if not _is_number(sample_rate) or float(sample_rate) <= 0:
-        raise ValueError(f"{where}: sample_rate must be a positive number, got "
-                         f"{sample_rate!r}")
-    features = np.asarray(clip["features"], np.float64)
-    if features.ndim != 2 or 0 in features.shape:
-        raise ValueError(f"{where}: features must be [Tx, F], got {features.shape}")
-    labels = np.asarray(clip["labels"], np.float64).ravel()
-    probs = np.asarray(clip["probs"], np.float64).ravel()
-    if labels.size == 0 or labels.shape != probs.shape:
-        raise ValueError(f"{where}: labels and probs must be [Ty] of one length >= 1, "
-                         f"got {np.shape(clip['labels'])} and {np.shape(clip['probs'])}")
-    detections = np.asarray(clip["detections"], np.float64).ravel()
-    truths = []
-    for item in clip["truths"]:
-        if len(item) not in (2, 3):
-            raise ValueError(f"{where}: truths must be (start, end[, word]), got {item!r}")
-        start, end = float(item[0]), float(item[1])
-        if not (math.isfinite(start) and math.isfinite(end) and start <= end):
-            raise ValueError(f"{where}: truth {item!r} needs finite start <= end")
-        truths.append((start, end, None if len(item) == 2 else str(item[2])))
-    return {"audio": audio, "sample_rate": float(sample_rate), "features": features,
-            "labels": labels, "probs": probs, "detections": detections,
-            "truths": truths, "name": str(clip["name"])}
-
-
-def _draw_trigger_clip(subfig: Any, clip: dict[str, Any], threshold: float,
-                       trigger_words: frozenset[str], legend: bool) -> None:
-    """Waveform, spectrogram and labels/probability panels of one clip."""
-    audio, rate = clip["audio"], clip["sample_rate"]
-    duration = audio.size / rate
-    ax_wave, ax_spec, ax_prob = subfig.subplots(
-        3, 1, sharex=True, gridspec_kw={"height_ratios": [1.0, 1.2, 1.0]})
-
-    ax_wave.plot(np.arange(audio.size) / rate, audio, color="black", lw=0.4)
-    peak = float(np.max(np.abs(audio))) or 1.0
-    for start, end, word in clip["truths"]:
-        positive = word is None or word.lower() in trigger_words
-        color = _POSITIVE_COLOR if positive else _NEGATIVE_COLOR
-        ax_wave.axvspan(start, end, color=color, alpha=0.3, lw=0)
-        if word is not None:
-            ax_wave.text((start + end) / 2, 0.95 * peak, word, ha="center", va="top",
-                         fontsize="x-small", color=color, clip_on=True)
-    ax_wave.set_ylim(-1.05 * peak, 1.05 * peak)
-    ax_wave.set_ylabel("amplitude")
-    if legend:
-        ax_wave.legend(handles=[Patch(color=_POSITIVE_COLOR, alpha=0.3, label="trigger"),
-                                Patch(color=_NEGATIVE_COLOR, alpha=0.3, label="other word")],
-                       loc="lower right", fontsize="x-small")
-
-    features = clip["features"]
-    ax_spec.imshow(features.T, origin="lower", aspect="auto", cmap="magma",
-                   extent=(0.0, duration, 0.0, features.shape[1]), interpolation="nearest")
-    ax_spec.set_ylabel("frequency bin")
-
-    num_steps = clip["labels"].size
-    times = np.arange(num_steps) * duration / num_steps
-    ax_prob.step(times, clip["labels"], where="post", color=_POSITIVE_COLOR, lw=1.5,
-                 label="label")
-    ax_prob.plot(times, clip["probs"], color=_PROB_COLOR, lw=1.0, label="P(trigger)")
-    ax_prob.axhline(threshold, color="black", ls="--", lw=0.8,
-                    label=f"threshold {threshold:.2f}")
-    for n, t in enumerate(clip["detections"]):
-        ax_prob.axvline(t, color=_DETECTION_COLOR, lw=1.2,
-                        label="detection" if n == 0 else None)
-    ax_prob.set_ylim(-0.05, 1.05)
-    ax_prob.set_xlim(0.0, duration)
-    ax_prob.set_ylabel("probability")
-    ax_prob.set_xlabel("time (s)")
-    if legend:
-        ax_prob.legend(loc="upper left", fontsize="x-small", ncols=2)
-    n_pos = sum(1 for _, _, w in clip["truths"] if w is None or w.lower() in trigger_words)
-    subfig.suptitle(f"{clip['name']}: {n_pos} trigger word(s), "
-                    f"{clip['detections'].size} detection(s)", fontsize="medium")
-
-
-def _trigger_word_clips_figure(
-    clips: Sequence[Mapping[str, Any]],
-    *,
-    threshold: float = 0.5,
-    title: str | None = None,
-    trigger_words: str | Sequence[str] = ("activate",),
-    columns: int = 2,
-) -> Figure:
-    if isinstance(clips, Mapping) or not isinstance(clips, Sequence) or not clips:
-        raise ValueError("trigger_word_clips: clips must be a non-empty sequence of "
-                         "mappings")
-    if not _is_number(threshold):
-        raise ValueError(f"trigger_word_clips: threshold must be a number, got "
-                         f"{threshold!r}")
-    if isinstance(trigger_words, str):
-        trigger_words = (trigger_words,)
-    words = frozenset(w.lower() for w in trigger_words)
-    checked = [_check_trigger_clip(i, clip) for i, clip in enumerate(clips)]
-    ncols = max(1, min(int(columns), len(checked)))
-    nrows = math.ceil(len(checked) / ncols)
-    fig = _new_figure(7.0 * ncols, 5.6 * nrows + (0.4 if title else 0.0))
-    subfigs = np.asarray(fig.subfigures(nrows, ncols, squeeze=False)).ravel()
-    for n, subfig in enumerate(subfigs):
-        if n < len(checked):
-            _draw_trigger_clip(subfig, checked[n], float(threshold), words, legend=n == 0)
-    if title:
-        fig.suptitle(title, fontsize="large")
-    return fig
-
-
-def trigger_word_clips(
-    clips: Sequence[Mapping[str, Any]],
-    path: str | os.PathLike,
-    *,
-    threshold: float = 0.5,
-    title: str | None = None,
-    trigger_words: str | Sequence[str] = ("activate",),
-    columns: int = 2,
-) -> Path:
-    """Trigger-word clips with their truth, spectrogram and predictions.
-
-    Each clip gets three stacked panels sharing the time axis in seconds: the
-    waveform with the true words shaded (trigger words green, other words grey,
-    labelled with the word), the log spectrogram, and the labels (step) with the
-    predicted probability, the threshold (dashed) and the detections (red vertical
-    lines). Clips are laid out in a grid of ``columns`` columns (2 x 2 for 4 clips).
-
-    Args:
-      clips: mappings with ``audio`` float ``[N]``, ``sample_rate`` (Hz),
-        ``features`` float ``[Tx, F]`` (log spectrogram, time first), ``labels``
-        ``[Ty]``, ``probs`` ``[Ty]``, ``detections`` seconds ``[D]``, ``truths`` a
-        list of ``(start, end, word)`` seconds (a bare ``(start, end)`` counts as a
-        trigger word), ``name`` str. The clip lasts ``N / sample_rate`` seconds;
-        features and output steps are spread evenly over it.
-      path: where to write the PNG.
-      threshold: the detection threshold to draw.
-      title: figure title, if any (each clip is titled with its name).
-      trigger_words: words (case-insensitive) shaded as positives.
-      columns: clips per row.
-
-    Returns:
-      ``path`` as a :class:`~pathlib.Path`.
-
-    Raises:
-      ValueError: no clips, a key missing, or an array of the wrong shape.
-      TypeError: a clip is not a mapping.
-    """
-    fig = _trigger_word_clips_figure(clips, threshold=threshold, title=title,
-                                     trigger_words=trigger_words, columns=columns)
-    return _save(fig, path)
-
-
-# ------------------------------------------------------- event precision / recall
-
-
-def _precision_recall_figure(
-    curve: Mapping[str, Any],
-    *,
-    mark_threshold: float | None = None,
-    title: str | None = None,
-) -> Figure:
-    if not isinstance(curve, Mapping):
-        raise TypeError(f"precision_recall: curve must be a mapping, got "
-                        f"{type(curve).__name__}")
-    missing = [k for k in ("precision", "recall", "threshold") if k not in curve]
-    if missing:
-        raise ValueError(f"precision_recall: curve lacks {missing}")
-    precision = np.asarray(curve["precision"], np.float64)
-    recall = np.asarray(curve["recall"], np.float64)
-    threshold = np.asarray(curve["threshold"], np.float64)
-    if precision.ndim != 1 or precision.size == 0 or not (
-            precision.shape == recall.shape == threshold.shape):
-        raise ValueError(
-            f"precision_recall: precision, recall and threshold must be 1-D of one "
-            f"length >= 1, got {precision.shape}, {recall.shape}, {threshold.shape}")
-    for name, values in (("precision", precision), ("recall", recall)):
-        if not np.all(np.isfinite(values)) or values.min() < 0 or values.max() > 1:
-            raise ValueError(f"precision_recall: {name} must be finite and in [0, 1]")
-
-    fig = _new_figure(5.8, 5.0)
-    ax = fig.add_subplot()
-    # Faint iso-F1 contours for reference.
-    r = np.linspace(0.01, 1.0, 200)
-    for f1 in (0.2, 0.4, 0.6, 0.8):
-        p = f1 * r / (2 * r - f1)
-        keep = (p > 0) & (p <= 1.0) & (2 * r > f1)
-        ax.plot(r[keep], p[keep], color="gray", lw=0.6, alpha=0.4)
-        ax.annotate(f"F1={f1:.1f}", (1.0, f1 / (2 - f1)), fontsize="x-small",
-                    color="gray", xytext=(-2, 2), textcoords="offset points",
-                    ha="right", va="bottom")
-    order = np.argsort(threshold, kind="stable")
-    ax.plot(recall[order], precision[order], color="tab:blue", lw=1.5, label="event PR")
-    points = ax.scatter(recall[order], precision[order], c=threshold[order], s=18,
-                        cmap="viridis", zorder=3)
-    fig.colorbar(points, ax=ax, label="threshold")
-    if mark_threshold is not None:
-        if not _is_number(mark_threshold):
-            raise ValueError(f"precision_recall: mark_threshold must be a number, got "
-                             f"{mark_threshold!r}")
-        k = int(np.nanargmin(np.abs(threshold - float(mark_threshold))))
-        ax.plot(recall[k], precision[k], "o", ms=10, mfc="none", mec="tab:red", mew=2,
-                zorder=4, label=f"threshold {threshold[k]:.2f}")
-        ax.annotate(f"t = {threshold[k]:.2f}\nP = {precision[k]:.2f}, R = {recall[k]:.2f}",
-                    (recall[k], precision[k]), xytext=(-12, -14),
-                    textcoords="offset points", ha="right", va="top",
-                    fontsize="small", color="tab:red",
-                    arrowprops={"arrowstyle": "-", "color": "tab:red", "lw": 0.8})
-    ax.set_xlim(-0.02, 1.02)
-    ax.set_ylim(-0.02, 1.05)
-    ax.set_xlabel("event recall")
-    ax.set_ylabel("event precision")
-    ax.set_title(title or "Trigger-word events: precision vs recall")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="lower left", fontsize="small")
-    return fig
-
-
-def precision_recall(
-    curve: Mapping[str, Any],
-    path: str | os.PathLike,
-    *,
-    mark_threshold: float | None = None,
-    title: str | None = None,
-) -> Path:
-    """Event precision against event recall over detection thresholds.
-
-    Points are coloured by threshold and joined in threshold order; faint iso-F1
-    curves are drawn for reference.
-
-    Args:
-      curve: mapping with 1-D ``precision``, ``recall`` and ``threshold`` of one
-        length (e.g. :func:`jaxdl.events.event_pr_curve`'s output).
-      path: where to write the PNG.
-      mark_threshold: the point with the threshold nearest to this is circled and
-        annotated with its threshold, precision and recall.
-      title: figure title (default "Trigger-word events: precision vs recall").
-
-    Returns:
-      ``path`` as a :class:`~pathlib.Path`.
-
-    Raises:
-      ValueError: a key missing, shapes differ, or a rate outside [0, 1].
-      TypeError: ``curve`` is not a mapping.
-    """
-    fig = _precision_recall_figure(curve, mark_threshold=mark_threshold, title=title)
-    return _save(fig, path)
+    return save_figure(_fold_scores_figure(scores, metric=metric, title=title), path)

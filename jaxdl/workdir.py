@@ -10,11 +10,16 @@ from typing import Any
 
 import jax
 
+from jaxdl.errors import UserError
 from jaxdl import config as config_lib
 
 
-class WorkdirError(OSError):
+class WorkdirError(UserError, OSError):
     """The workdir cannot be created or written."""
+
+
+class RunNotFoundError(WorkdirError, FileNotFoundError):
+    """The workdir holds no run (no config.json)."""
 
 
 def write_json(path: str | Path, obj: Any) -> Path:
@@ -33,7 +38,7 @@ def load_run_config(workdir: str | Path):
     """The config a finished run in `workdir` was started with (its config.json)."""
     path = Path(workdir) / "config.json"
     if not path.exists():
-        raise FileNotFoundError(f"{workdir}: no config.json; is this a run's workdir?")
+        raise RunNotFoundError(f"{workdir}: no config.json; is this a run's workdir?")
     return config_lib.config_from_dict(json.loads(path.read_text()))
 
 

@@ -33,7 +33,7 @@ def last_json_line(text: str) -> dict:
 @pytest.fixture(scope="session")
 def tfds_dir(tmp_path_factory) -> str:
     """A TFDS data dir holding the quick preset's generated dataset (prepared once)."""
-    from jaxdl.data import day_night_dataset
+    from jaxdl.tasks.day_night import dataset as day_night_dataset
     path = tmp_path_factory.mktemp("tfds")
     day_night_dataset.prepare(384, 96, 96, 32, 0, str(path))
     return str(path)

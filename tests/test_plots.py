@@ -324,32 +324,3 @@ def test_plots_use_no_pyplot_and_work_from_threads(tmp_path):
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                             cwd=Path(__file__).resolve().parents[1])
     assert result.returncode == 0, result.stderr
-
-
-def test_distance_histograms_show_both_sides_and_the_threshold(tmp_path):
-    rng = np.random.default_rng(0)
-    fig = plots._distance_histograms_figure(rng.normal(0.5, 0.1, 300),
-                                            rng.normal(1.2, 0.1, 300), 0.8,
-                                            "Pair distances", "L2")
-    ax = fig.axes[0]
-    assert _legend_texts(ax) == ["matched pairs (n = 300)", "mismatched pairs (n = 300)",
-                                 "threshold 0.8"]
-    assert ax.get_xlabel() == "distance (L2)"
-    path = plots.distance_histograms(rng.normal(0.5, 0.1, 300), rng.normal(1.2, 0.1, 300),
-                                     tmp_path / "a" / "hist.png", threshold=0.8)
-    _read_png(path)
-    with pytest.raises(ValueError, match="matched and mismatched"):
-        plots.distance_histograms([], [1.0], tmp_path / "x.png")
-
-
-def test_embedding_scatter_colours_each_identity(tmp_path):
-    rng = np.random.default_rng(0)
-    points = rng.normal(size=(60, 2))
-    labels = np.repeat(np.arange(6), 10)
-    fig = plots._embedding_scatter_figure(points, labels, "Embeddings", 20)
-    ax = fig.axes[0]
-    assert len(ax.collections) == 6 and _legend_texts(ax) == [str(i) for i in range(6)]
-    assert "6 identities, 60 images" in ax.get_title()
-    _read_png(plots.embedding_scatter(points, labels, tmp_path / "b" / "pca.png"))
-    with pytest.raises(ValueError, match=r"\[N, 2\]"):
-        plots.embedding_scatter(rng.normal(size=(5, 3)), np.arange(5), tmp_path / "y.png")

@@ -11,6 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
+from jaxdl.errors import UserError
+
 
 def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     """`audio` (float [N] or [N, C]) resampled from `from_rate` to `to_rate` Hz.
@@ -28,7 +30,7 @@ def resample(audio: np.ndarray, from_rate: int, to_rate: int) -> np.ndarray:
     return resample_poly(audio, to_rate // g, from_rate // g, axis=0).astype(np.float32)
 
 
-class AudioError(ValueError):
+class AudioError(UserError, ValueError):
     """An audio file that cannot be read: the message names the path and the problem."""
 
     def __init__(self, path, problem: str):

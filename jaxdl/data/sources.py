@@ -12,6 +12,8 @@ from typing import Sequence
 
 import numpy as np
 
+from jaxdl.errors import UserError
+
 
 @dataclasses.dataclass
 class ArraySource:
@@ -64,11 +66,11 @@ class Concat:
         return self.sources[k][i - start]
 
 
-class DataError(ValueError):
+class DataError(UserError, ValueError):
     """Data that cannot serve the run (too few examples, wrong labels, ...)."""
 
 
-class DatasetNotPreparedError(FileNotFoundError):
+class DatasetNotPreparedError(UserError, FileNotFoundError):
     """A TFDS dataset that is not on disk (nothing is downloaded at run time)."""
 
 

@@ -15,11 +15,16 @@ import jax
 import numpy as np
 import orbax.checkpoint as ocp
 
+from jaxdl.errors import UserError
 from jaxdl.train.state import TrainState
 
 
-class CheckpointMismatchError(ValueError):
+class CheckpointMismatchError(UserError, ValueError):
     """A checkpoint whose arrays do not fit the state the config builds."""
+
+
+class CheckpointNotFoundError(UserError, FileNotFoundError):
+    """The workdir has no checkpoint of the kind asked for (latest or best)."""
 
 
 def _arrays(state: TrainState) -> dict:
@@ -76,7 +81,7 @@ class Checkpoints:
         manager = getattr(self, which)
         step = manager.latest_step() if step is None else step
         if step is None:
-            raise FileNotFoundError(f"no {which} checkpoint in {self.directory}")
+            raise CheckpointNotFoundError(f"no {which} checkpoint in {self.directory}")
         target = jax.tree.map(np.asarray, jax.device_get(_arrays(template)))
         try:
             restored = manager.restore(step, args=ocp.args.Composite(

@@ -21,16 +21,17 @@ import ml_collections
 import numpy as np
 from tqdm.auto import tqdm
 
+from jaxdl.errors import UserError
 from jaxdl.data.pipeline import prefetch
 from jaxdl.train.checkpoint import Checkpoints
-from jaxdl.train.logging import MetricLogger
+from jaxdl.train.metric_writers import MetricLogger
 from jaxdl.train.parallel import Strategy
 from jaxdl.train.state import TrainState
 
 log = logging.getLogger(__name__)
 
 
-class NonFiniteLossError(FloatingPointError):
+class NonFiniteLossError(UserError, FloatingPointError):
     """The training loss became NaN or infinite; the message names the step."""
 
 

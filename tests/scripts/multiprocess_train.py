@@ -26,7 +26,7 @@ import optax  # noqa: E402
 from jaxdl import losses  # noqa: E402
 from jaxdl.data import pipeline  # noqa: E402
 from jaxdl.data.sources import ArraySource  # noqa: E402
-from jaxdl.models import ShallowCNN  # noqa: E402
+from jaxdl.tasks.day_night.model import ShallowCNN  # noqa: E402
 from jaxdl.train.parallel import Strategy  # noqa: E402
 from jaxdl.train.state import TrainState, params_sha256  # noqa: E402
 from jaxdl.train.steps import train_step  # noqa: E402

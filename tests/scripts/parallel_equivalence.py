@@ -14,7 +14,7 @@ import numpy as np
 import optax
 
 from jaxdl import losses
-from jaxdl.models import ShallowCNN
+from jaxdl.tasks.day_night.model import ShallowCNN
 from jaxdl.train.parallel import Strategy
 from jaxdl.train.state import TrainState
 from jaxdl.train.steps import eval_step, train_step

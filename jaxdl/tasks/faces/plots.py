@@ -1,0 +1,119 @@
+"""Face verification plots: pair-distance histograms and embedding scatters.
+
+Same conventions as :mod:`jaxdl.plots` (one PNG per call, 120 dpi, the path
+returned; a private ``_foo_figure`` twin returns the unsaved figure for tests).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+import numpy as np
+from matplotlib.figure import Figure
+
+from jaxdl.plots import new_figure, save_figure
+
+
+# ------------------------------------------------------------ distance histograms
+
+
+def _distance_histograms_figure(matched, mismatched, threshold, title, unit) -> Figure:
+    matched = np.asarray(matched, np.float64).ravel()
+    mismatched = np.asarray(mismatched, np.float64).ravel()
+    if matched.size == 0 or mismatched.size == 0:
+        raise ValueError("distance histograms need matched and mismatched distances")
+    if not (np.all(np.isfinite(matched)) and np.all(np.isfinite(mismatched))):
+        raise ValueError("distances must be finite")
+    fig = new_figure(7.0, 4.2)
+    ax = fig.add_subplot()
+    lo = min(matched.min(), mismatched.min())
+    hi = max(matched.max(), mismatched.max())
+    bins = np.linspace(lo, hi if hi > lo else lo + 1.0, 41)
+    ax.hist(matched, bins=bins, alpha=0.6, color="tab:green",
+            label=f"matched pairs (n = {matched.size})")
+    ax.hist(mismatched, bins=bins, alpha=0.6, color="tab:red",
+            label=f"mismatched pairs (n = {mismatched.size})")
+    if threshold is not None:
+        ax.axvline(float(threshold), color="black", linestyle="--",
+                   label=f"threshold {float(threshold):.3g}")
+    ax.set_xlabel(f"distance ({unit})" if unit else "distance")
+    ax.set_ylabel("pairs")
+    ax.set_title(title)
+    ax.legend(loc="best")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def distance_histograms(
+    matched: Any,
+    mismatched: Any,
+    path: str | os.PathLike,
+    *,
+    threshold: float | None = None,
+    title: str = "Pair distances",
+    unit: str = "",
+) -> Path:
+    """Overlaid histograms of matched-pair and mismatched-pair distances.
+
+    Args:
+      matched: distances ``[M]`` of pairs of the same identity.
+      mismatched: distances ``[U]`` of pairs of different identities.
+      path: where to write the PNG.
+      threshold: the decision threshold, drawn as a dashed line.
+      title: figure title.
+      unit: shown on the x axis, e.g. ``"L2 between unit embeddings"``.
+
+    Raises:
+      ValueError: either side empty, or a distance not finite.
+    """
+    return save_figure(_distance_histograms_figure(matched, mismatched, threshold, title, unit),
+                 path)
+
+
+# ------------------------------------------------------------ embedding scatter
+
+
+def _embedding_scatter_figure(points, labels, title, max_legend) -> Figure:
+    points = np.asarray(points, np.float64)
+    labels = np.asarray(labels)
+    if points.ndim != 2 or points.shape[1] != 2:
+        raise ValueError(f"points must be [N, 2] (e.g. a 2-D PCA), got {points.shape}")
+    if labels.shape != (points.shape[0],):
+        raise ValueError(f"labels must be [{points.shape[0]}], got {labels.shape}")
+    fig = new_figure(6.5, 5.5)
+    ax = fig.add_subplot()
+    classes = np.unique(labels)
+    cmap = matplotlib.colormaps["tab20"]
+    for n, c in enumerate(classes):
+        sel = labels == c
+        ax.scatter(points[sel, 0], points[sel, 1], s=14, color=cmap(n % 20),
+                   label=str(c) if len(classes) <= max_legend else None, alpha=0.8)
+    ax.set_xlabel("component 1")
+    ax.set_ylabel("component 2")
+    ax.set_title(f"{title}\n{len(classes)} identities, {len(points)} images")
+    if len(classes) <= max_legend:
+        ax.legend(title="identity", loc="center left", bbox_to_anchor=(1.0, 0.5),
+                  fontsize="small")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def embedding_scatter(
+    points: Any,
+    labels: Any,
+    path: str | os.PathLike,
+    *,
+    title: str = "Embeddings (PCA)",
+    max_legend: int = 20,
+) -> Path:
+    """Scatter of 2-D points (e.g. the first two principal components of
+    embeddings) coloured by label; a legend when there are at most `max_legend`
+    labels (colours repeat after 20).
+
+    Raises:
+      ValueError: points not [N, 2] or labels not [N].
+    """
+    return save_figure(_embedding_scatter_figure(points, labels, title, max_legend), path)

@@ -1,0 +1,141 @@
+"""The face verification experiment as a user runs it (quick preset)."""
+
+import json
+
+import jax
+import numpy as np
+import pytest
+from PIL import Image
+
+from conftest import run_python
+
+QUICK = ["-m", "experiments.face_verification", "--config",
+         "configs/face_verification.py:quick", "--no-progress"]
+
+
+@pytest.fixture(scope="module")
+def face_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("faces")
+    workdir = root / "run"
+    run_python([*QUICK, "--workdir", str(workdir),
+                f"--config.data.data_dir={root / 'tfds'}"], check=True)
+    return workdir
+
+
+@pytest.fixture(scope="module")
+def face_files(tmp_path_factory):
+    """Gallery folder (one sub-folder per person) and probe files of 3 people."""
+    from jaxdl.tasks.faces.generator import render_identities
+    root = tmp_path_factory.mktemp("files")
+    out = render_identities(jax.random.key(5), 3, 3, 32)
+    probes = []
+    for n, (img, person) in enumerate(zip(np.asarray(out["image"]),
+                                          np.asarray(out["identity"]))):
+        if n % 3 == 0:
+            path = root / "gallery" / f"person{person}" / f"{n}.png"
+        else:
+            path = root / "probes" / f"p{person}_{n}.png"
+            probes.append(str(path))
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(img).save(path)
+    (root / "probes" / "broken.png").write_bytes(b"not a png")
+    return root, probes
+
+
+def test_results_have_the_documented_keys(face_run):
+    r = json.loads((face_run / "results.json").read_text())
+    assert set(r["verification"]) >= {"accuracy", "accuracy_std", "auc", "tar_at_far_1e-3",
+                                      "threshold"}
+    assert set(r["identification"]) >= {"top1", "top5", "open_set_rejection"}
+    assert set(r["clustering"]) >= {"nmi", "ari", "purity"}
+    assert set(r["raw_pixel_baseline"]) >= {"verification_accuracy", "top1", "nmi"}
+    assert set(r["train"]) >= {"steps", "seconds", "examples_per_second", "final_loss",
+                               "params_sha256"}
+    assert r["train"]["steps"] == 16 and r["config"]["loss"]["mining"] == "batch_all"
+    assert r["data"]["test_people"] == 30 and r["data"]["test_images"] == 120
+    rates = [*(r["verification"][k] for k in ("accuracy", "auc", "tar_at_far_1e-3")),
+             *r["identification"].values(), r["clustering"]["nmi"],
+             r["clustering"]["purity"]]
+    assert all(0.0 <= v <= 1.0 for v in rates)
+    assert -1.0 <= r["clustering"]["ari"] <= 1.0
+    assert 0.0 <= r["verification"]["threshold"] <= 2.0  # L2 between unit vectors
+    for name in ("learning_curves", "roc_curve", "distance_histograms", "embeddings_pca",
+                 "retrieval", "sample_faces"):
+        with Image.open(face_run / "plots" / f"{name}.png") as img:
+            assert img.size[0] > 200
+
+
+def test_verify_identify_cluster(face_run, face_files):
+    root, probes = face_files
+    threshold = json.loads((face_run / "results.json").read_text())["verification"]["threshold"]
+    out = run_python(["-m", "experiments.face_verification", "verify", "--workdir",
+                      str(face_run), probes[0], probes[1]], check=True).stdout
+    line = json.loads(out.strip().splitlines()[-1])
+    assert set(line) == {"distance", "same", "threshold"}
+    assert line["threshold"] == pytest.approx(threshold)
+    assert line["same"] == (line["distance"] < threshold) and 0 <= line["distance"] <= 2
+    broken = str(root / "probes" / "broken.png")
+    out = run_python(["-m", "experiments.face_verification", "identify", "--workdir",
+                      str(face_run), "--gallery", str(root / "gallery"), *probes, broken],
+                     check=True).stdout
+    lines = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+    assert [l["path"] for l in lines] == [broken, *probes]
+    assert "error" in lines[0]
+    for l in lines[1:]:
+        assert l["identity"] in (None, "person0", "person1", "person2")
+        assert (l["identity"] is None) == (l["distance"] >= threshold)
+    out = run_python(["-m", "experiments.face_verification", "cluster", "--workdir",
+                      str(face_run), str(root / "probes"), "--k", "3"], check=True).stdout
+    lines = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+    clustered = [l for l in lines if "cluster" in l]
+    assert len(clustered) == len(probes) and {l["cluster"] for l in clustered} <= {0, 1, 2}
+
+
+def test_generated_splits_share_no_person():
+    from jaxdl.tasks.faces.generator import identity_key, identity_params
+    from jaxdl.data.generated import SPLIT_INDEX
+    base = jax.random.key(0)
+    params = {s: [identity_params(identity_key(jax.random.fold_in(base, i), n))
+                  for n in range(20)] for s, i in SPLIT_INDEX.items()}
+    flat = {s: {np.concatenate([np.ravel(np.asarray(v)) for v in jax.tree.leaves(p)]
+                               ).tobytes() for p in ps} for s, ps in params.items()}
+    assert len(flat["train"]) == 20  # 20 different people
+    assert not flat["train"] & flat["test"] and not flat["train"] & flat["validation"]
+    assert not flat["validation"] & flat["test"]
+
+
+def test_folder_people_are_dealt_into_disjoint_splits(face_files, tmp_path):
+    import ml_collections
+    from jaxdl.tasks.faces.sources import load_identity_images
+    root, _ = face_files
+    people = tmp_path / "people"
+    src = np.asarray(Image.open(next((root / "gallery").rglob("*.png"))))
+    for p in range(12):
+        for j in range(3):
+            d = people / f"name{p:02d}"
+            d.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.roll(src, p + j, axis=1)).save(d / f"{j}.png")
+    cfg = ml_collections.ConfigDict(dict(source="folder", folder=str(people), image_size=32,
+                                         validation_fraction=0.2, test_fraction=0.25))
+    data = load_identity_images(cfg, seed=0)
+    sets = {s: set(data.labels[s].tolist()) for s in ("train", "validation", "test")}
+    assert sum(len(v) for v in sets.values()) == 12
+    assert not sets["train"] & sets["test"] and not sets["train"] & sets["validation"]
+    assert not sets["validation"] & sets["test"]
+    assert {int(data.test[i]["identity"]) for i in range(len(data.test))} == sets["test"]
+
+
+def test_flip_averaged_embedding_is_mirror_invariant():
+    """With flip averaging a face and its mirror image get the same unit embedding;
+    without it they do not (the encoder is not symmetric by construction)."""
+    from experiments.face_verification import create_state, encode_step
+    from jaxdl.config import load_config
+    config = load_config("configs/face_verification.py:quick")
+    state = create_state(config, jax.random.key(0), 1)
+    x = jax.random.uniform(jax.random.key(1), (3, 32, 32, 3))
+    mirror = x[:, :, ::-1, :]
+    both = [encode_step(state, {"inputs": v}, flip_average=True) for v in (x, mirror)]
+    np.testing.assert_allclose(both[0], both[1], atol=1e-6)
+    np.testing.assert_allclose(np.linalg.norm(both[0], axis=1), 1.0, atol=1e-6)
+    plain = [encode_step(state, {"inputs": v}) for v in (x, mirror)]
+    assert np.abs(np.asarray(plain[0]) - np.asarray(plain[1])).max() > 1e-3

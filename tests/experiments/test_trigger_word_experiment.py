@@ -1,0 +1,182 @@
+"""The trigger-word experiment end to end: train, results.json, detect, synthesize."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+
+from conftest import last_json_line, run_python
+from jaxdl.data.audio_files import read_wav, resample, write_wav
+
+pytest.importorskip("espeakng_loader")
+
+CONFIG = "configs/trigger_word.py:quick"
+# A small model on 2 s clips that learns the quick preset's words in about a minute.
+DETECTOR = ["--config.train.steps=300", "--config.train.eval_every=100",
+            "--config.train.log_every=50", "--config.model.conv_features=32",
+            "--config.model.gru_features=(32,)", "--config.train.batch_size=16",
+            "--config.data.train_positive_words=40", "--config.data.train_negative_words=80",
+            "--config.optim.learning_rate=0.005", "--config.data.test_clips=40"]
+
+
+@pytest.fixture(scope="module")
+def detector(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("trigger") / "run"
+    proc = run_python(["-m", "experiments.trigger_word", "--config", CONFIG, "--workdir",
+                       str(workdir), "--no-progress", *DETECTOR], timeout=600, check=True)
+    return workdir, last_json_line(proc.stdout)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    out = tmp_path_factory.mktemp("clips")
+    proc = run_python(["-m", "experiments.trigger_word", "synthesize", "--config", CONFIG,
+                       "--out", str(out), "--n", "12", *DETECTOR], check=True)
+    assert last_json_line(proc.stdout) == {"clips": 12, "out": str(out)}
+    return out
+
+
+def test_results_have_the_issue_keys_and_the_detector_learned(detector):
+    workdir, summary = detector
+    results = json.loads((workdir / "results.json").read_text())
+    assert set(results["test"]) >= {
+        "frame_accuracy", "frame_f1", "all_zero_baseline_accuracy", "event_precision",
+        "event_recall", "event_f1", "false_accepts_per_hour", "false_reject_rate"}
+    assert set(results["train"]) >= {"steps", "seconds", "examples_per_second",
+                                     "final_loss", "params_sha256"}
+    assert results["config"]["train"]["steps"] == 300
+    assert results["train"]["steps"] == 300
+    assert results["data"]["output_steps"] == 96      # 2 s at 16 kHz, 200/80, conv 15/4
+    # The frame baseline is what predicting "no trigger" everywhere scores.
+    assert 0.8 < results["test"]["all_zero_baseline_accuracy"] < 1.0
+    assert summary["event_f1"] > 0.8
+    for name in ("learning_curves", "precision_recall", "test_clips"):
+        assert (workdir / "plots" / f"{name}.png").stat().st_size > 10_000
+
+
+def test_synthesize_writes_labelled_clips(clips):
+    for i in range(12):
+        audio, rate = read_wav(clips / f"clip_{i:04d}.wav")
+        meta = json.loads((clips / f"clip_{i:04d}.json").read_text())
+        assert rate == meta["sample_rate"] == 16000 and audio.shape == (32000, 1)
+        assert meta["split"] == "test" and meta["output_steps"] == 96
+        for w in meta["words"]:
+            assert 0 <= w["start"] < w["end"] <= 2.0
+            assert w["trigger"] == (w["word"] == "activate")
+        # labels: label_steps (10) steps after each trigger word, clipped to the clip
+        expected = set()
+        for w in meta["words"]:
+            if w["trigger"]:
+                e = int(w["end"] * 16000) * 96 // 32000
+                expected |= set(range(e + 1, min(e + 11, 96)))
+        assert set(meta["labelled_steps"]) == expected
+        # the wav carries the words: louder inside them than in the background
+        x = audio[:, 0]
+        inside = np.concatenate([x[int(w["start"] * rate):int(w["end"] * rate)]
+                                 for w in meta["words"]] or [np.zeros(1)])
+        if meta["words"]:
+            assert np.sqrt(np.mean(inside ** 2)) > np.sqrt(np.mean(x ** 2))
+
+
+def _detect(workdir, paths, *extra):
+    proc = run_python(["-m", "experiments.trigger_word", "detect", "--workdir",
+                       str(workdir), *extra, *map(str, paths)])
+    lines = [json.loads(l) for l in proc.stdout.strip().splitlines() if l.startswith("{")]
+    return proc, lines
+
+
+def _trigger_ends(meta):
+    return [w["end"] for w in meta["words"] if w["trigger"]]
+
+
+def test_detect_finds_the_trigger_word_at_the_right_time(detector, clips, tmp_path):
+    workdir, _ = detector
+    paths = sorted(clips.glob("clip_*.wav"))
+    proc, lines = _detect(workdir, paths)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert [l["path"] for l in lines] == [str(p) for p in paths]
+    hits = total = 0
+    for path, line in zip(paths, lines):
+        meta = json.loads(path.with_suffix(".json").read_text())
+        for end in _trigger_ends(meta):
+            total += 1
+            # from just before the word ends to the end of its labels (0.2 s) + slack
+            hits += any(end - 0.3 <= t <= end + 0.5 for t in line["detections"])
+    assert total >= 4 and hits / total >= 0.75, (hits, total, lines)
+
+
+def test_detect_handles_rates_channels_lengths_and_bad_files(detector, clips, tmp_path):
+    workdir, _ = detector
+    # a clip with one trigger word that the model finds
+    candidates = []
+    for path in sorted(clips.glob("clip_*.wav")):
+        meta = json.loads(path.with_suffix(".json").read_text())
+        if len(_trigger_ends(meta)) == 1:
+            candidates.append((path, _trigger_ends(meta)[0]))
+    _, lines = _detect(workdir, [p for p, _ in candidates])
+    found = [(p, end) for (p, end), l in zip(candidates, lines)
+             if any(abs(t - end - 0.1) < 0.4 for t in l["detections"])]
+    assert found, lines
+    path, end = found[0]
+    audio, rate = read_wav(path)
+    x = audio[:, 0]
+    # stereo at 44.1 kHz
+    stereo = resample(np.stack([x, 0.5 * x], 1), 16000, 44100)
+    write_wav(tmp_path / "stereo44k.wav", stereo, 44100)
+    # longer: 3 s of quiet noise first, then the clip, then 2 s more
+    rng = np.random.default_rng(0)
+    pad = lambda s: (0.003 * rng.normal(size=int(s * rate))).astype(np.float32)
+    write_wav(tmp_path / "long.wav", np.concatenate([pad(3.0), x, pad(2.0)]), rate)
+    # shorter: cut 0.2 s after the trigger word's labels
+    write_wav(tmp_path / "short.wav", x[:int((end + 0.4) * rate)], rate)
+    (tmp_path / "broken.wav").write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk")
+    names = ["stereo44k.wav", "long.wav", "short.wav", "broken.wav"]
+    proc, lines = _detect(workdir, [tmp_path / n for n in names], "--chime",
+                          str(tmp_path / "chimed"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    by_name = {l["path"].rsplit("/", 1)[-1]: l for l in lines}
+    assert "error" in by_name["broken.wav"] and "broken.wav" in by_name["broken.wav"]["error"]
+    shift = {"stereo44k.wav": 0.0, "long.wav": 3.0, "short.wav": 0.0}
+    for name, offset in shift.items():
+        assert any(abs(t - (end + offset) - 0.1) < 0.45 for t in by_name[name]["detections"]), \
+            (name, end, by_name[name])
+    # --chime: the clip with a bell mixed in at each detection
+    chimed, chime_rate = read_wav(by_name["long.wav"]["chime"])
+    assert chime_rate == 16000 and len(chimed) >= len(x) + 5 * rate
+    t = by_name["long.wav"]["detections"][0]
+    seg = lambda a, t0: a[int(t0 * rate):int((t0 + 0.2) * rate), 0]
+    original, _ = read_wav(tmp_path / "long.wav")
+    assert np.sqrt(np.mean(seg(chimed, t) ** 2)) > 1.5 * np.sqrt(np.mean(seg(original, t) ** 2))
+    # every file failing is exit code 1
+    proc, lines = _detect(workdir, [tmp_path / "broken.wav", tmp_path / "missing.wav"])
+    assert proc.returncode == 1 and all("error" in l for l in lines)
+
+
+def test_quick_run_is_deterministic_and_refuses_bad_config(tmp_path):
+    # Two runs in one process (one eSpeak engine; see the note on breathy variants
+    # in jaxdl/tasks/trigger_word/voices.py): same seed, same bits.
+    from experiments import trigger_word
+    from jaxdl.config import load_config
+    config = load_config(CONFIG)
+    ra = trigger_word.train_and_evaluate(config, tmp_path / "a", progress=False)
+    rb = trigger_word.train_and_evaluate(config, tmp_path / "b", progress=False)
+    assert ra["train"]["params_sha256"] == rb["train"]["params_sha256"]
+    assert ra["test"] == rb["test"]
+    bad = run_python(["-m", "experiments.trigger_word", "--config", CONFIG, "--workdir",
+                      str(tmp_path / "c"), "--config.data.words=radio"])
+    assert bad.returncode == 2 and "data.words" in bad.stderr
+    short = run_python(["-m", "experiments.trigger_word", "--config", CONFIG, "--workdir",
+                        str(tmp_path / "d"), "--config.clip.seconds=0.05"])
+    assert short.returncode == 2 and "error:" in short.stderr
+
+
+def test_quick_run_on_two_devices_with_shard_map(tmp_path):
+    proc = run_python(["-m", "experiments.trigger_word", "--config", CONFIG, "--workdir",
+                       str(tmp_path / "run"), "--no-progress",
+                       "--config.train.parallel=shard_map"], devices=2, check=True)
+    results = json.loads((tmp_path / "run" / "results.json").read_text())
+    assert results["devices"] == {"strategy": "shard_map", "devices": 2, "processes": 1,
+                                  "platform": "cpu"}
+    assert np.isfinite(last_json_line(proc.stdout)["event_f1"])
+    shutil.rmtree(tmp_path / "run")
