@@ -29,6 +29,19 @@ None      a Python literal if the text is one (``3``, ``0.5``, ``None``, ``(1, 2
           parses as its declared type
 ========  ===============================================================================
 
+``ConfigDict`` does the storing: groups from dicts, dotted lookup (``config["a.b"]``),
+declared types (``get_type``, placeholders), type-checked assignment, two-way ``get_ref``
+links, ``to_dict``, ``lock()``, thawing a ``FrozenConfigDict``. ``config_flags`` is not
+used: its API is absl flags (global ``FLAGS`` from ``sys.argv``, no argparse verbs), and
+its loader and parsers differ visibly: ``file.py:`` passes ``""``, a missing file fails
+only on first access, a preset's ``ValueError`` becomes a traceback text, all files share
+one module (a file without ``get_config`` reuses the last one's); bool takes ``t`` but not
+``yes``, int takes ``0x10``, float takes ``nan``, tuple takes ``16`` as ``(16,)`` with no
+element check, None and list fields cannot be overridden; keys resolve attributes first
+(``train.keys``); an unknown key names one sibling. ``to_json`` names no key on failure and
+writes a type as ``"<class 'float'>"``. Ours alone: the closest valid keys, one-line
+``ConfigError`` (exit 2) before any work, ``check_choices``, ``choose_preset``, the verbs.
+
 Typical use in an experiment module::
 
     verb, args, overrides = config.parse_command(argv, verbs={"train": add_train_args,
@@ -331,7 +344,8 @@ def apply_overrides(
         template = original_group[leaf]
         declared = original_group.get_type(leaf)
         value = _parse_value(key, raw, template, declared)
-        group, _ = _find(result, key)
+        parent = key.rpartition(".")[0]
+        group = result[parent] if parent else result  # ConfigDict's dotted lookup
         try:
             if declared is type(None) and group[leaf] is not None:
                 group[leaf] = None  # an earlier override fixed a type; None resets it

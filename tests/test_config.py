@@ -10,6 +10,7 @@ import textwrap
 
 import ml_collections
 import pytest
+from ml_collections import config_dict
 
 from jaxdl import config as cfg
 from jaxdl.config import ConfigError
@@ -161,6 +162,33 @@ def test_config_error_is_one_line():
     assert str(ConfigError("first\nsecond\r\nthird")) == "first second third"
 
 
+def test_frozen_config_is_thawed(tmp_path):
+    # Delegated to FrozenConfigDict.as_configdict(): the result takes overrides.
+    path = write(
+        tmp_path,
+        "frozen.py",
+        """
+        from ml_collections import config_dict
+        def get_config():
+            return config_dict.FrozenConfigDict({"a": 1, "train": {"steps": 5}})
+        """,
+    )
+    config = cfg.load_config(path)
+    assert type(config) is ml_collections.ConfigDict
+    out = cfg.config_or_exit(config, [("train.steps", "7")])
+    assert (out.a, out.train.steps, out.is_locked) == (1, 7, True)
+
+
+def test_each_file_loads_into_its_own_module(tiny_path, tmp_path):
+    # ml_collections' loader execs every file into one module, so a file without
+    # get_config() would silently reuse the previous file's; ours refuses it.
+    assert cfg.load_config(tiny_path).seed == 0
+    path = write(tmp_path, "later.py", "X = 1\n")
+    with pytest.raises(ConfigError) as e:
+        cfg.load_config(path)
+    assert str(e.value) == f"config file '{path}' defines no get_config()"
+
+
 # --------------------------------------------------------------------------- overrides
 
 
@@ -174,7 +202,7 @@ def test_bool_spellings(tiny, raw, expected):
     assert out.train.shuffle is expected
 
 
-@pytest.mark.parametrize("raw", ["2", "on", "y", "", "truee"])
+@pytest.mark.parametrize("raw", ["2", "on", "y", "", "truee", "t", "f"])
 def test_bool_refuses_other_text(tiny, raw):
     with pytest.raises(ConfigError) as e:
         cfg.apply_overrides(tiny, [("train.shuffle", raw)])
@@ -188,7 +216,7 @@ def test_int_accepts_integer_literals(tiny, raw, expected):
     assert type(out.train.batch_size) is int
 
 
-@pytest.mark.parametrize("raw", ["0.5", "abc", "true", "1e3", "", "3.0"])
+@pytest.mark.parametrize("raw", ["0.5", "abc", "true", "1e3", "", "3.0", "0x10"])
 def test_int_refuses_non_integers(tiny, raw):
     with pytest.raises(ConfigError) as e:
         cfg.apply_overrides(tiny, [("train.batch_size", raw)])
@@ -228,7 +256,7 @@ def test_tuple_of_int(tiny, raw, expected):
     assert type(out.model.widths) is tuple
 
 
-@pytest.mark.parametrize("raw", ["(1.5, 2)", "16", "(True, 2)", "('a',)", "(1, 2"])
+@pytest.mark.parametrize("raw", ["(1.5, 2)", "16", "(True, 2)", "('a',)", "(1, 2", "abc"])
 def test_tuple_of_int_refuses(tiny, raw):
     with pytest.raises(ConfigError) as e:
         cfg.apply_overrides(tiny, [("model.widths", raw)])
@@ -271,11 +299,36 @@ def test_none_field_takes_literal_or_raw_text(tiny):
     assert out.checkpoint == "runs/b"
 
 
+@pytest.mark.parametrize("raw, expected", [("None", None), ("True", True), ("true", "true")])
+def test_none_field_literal_edge_cases(tiny, raw, expected):
+    # Python literals only: lower-case 'true' stays text (ml_collections' literal
+    # parser would make it True).
+    assert cfg.apply_overrides(tiny, [("checkpoint", raw)]).checkpoint == expected
+
+
 def test_typed_placeholder_parses_as_declared_type(tiny):
     assert cfg.apply_overrides(tiny, [("max_grad_norm", "1")]).max_grad_norm == 1.0
     with pytest.raises(ConfigError) as e:
         cfg.apply_overrides(tiny, [("max_grad_norm", "big")])
     assert str(e.value) == "config key 'max_grad_norm' expects float, got 'big'"
+
+
+def test_untyped_placeholders_and_type_fields():
+    config = ml_collections.ConfigDict({"sizes": config_dict.placeholder(tuple),
+                                        "n": config_dict.placeholder(int), "dtype": float})
+    # No existing elements to compare with: any literal sequence, kept a tuple.
+    assert cfg.apply_overrides(config, [("sizes", "[2, 'a']")]).sizes == (2, "a")
+    for raw in ["abc", "3"]:
+        with pytest.raises(ConfigError) as e:
+            cfg.apply_overrides(config, [("sizes", raw)])
+        assert str(e.value) == f"config key 'sizes' expects tuple, got '{raw}'"
+    out = cfg.apply_overrides(config, [("n", "3")])
+    assert (out.n, out.get_type("n")) == (3, int)
+    with pytest.raises(ConfigError) as e:
+        cfg.apply_overrides(config, [("dtype", "int")])
+    assert str(e.value) == (
+        "config key 'dtype' holds a type, which cannot be set from the command line"
+    )
 
 
 def test_nested_keys_and_order(tiny):
@@ -285,6 +338,14 @@ def test_nested_keys_and_order(tiny):
     assert (out.train.batch_size, out.seed) == (16, 3)
     # eval.batch_size is a reference to train.batch_size and follows it.
     assert out.eval.batch_size == 16
+
+
+def test_override_of_a_reference_moves_its_source(tiny):
+    # ConfigDict.get_ref() links both ways, so setting the referring field sets both
+    # (as with ml_collections.config_flags); the input config is untouched.
+    out = cfg.apply_overrides(tiny, [("eval.batch_size", "8")])
+    assert (out.train.batch_size, out.eval.batch_size) == (8, 8)
+    assert (tiny.train.batch_size, tiny.eval.batch_size) == (32, 32)
 
 
 def test_input_config_not_mutated(tiny):
@@ -337,6 +398,15 @@ def test_group_key_refused(tiny):
         "config key 'train' is a group, not a value; set one of its keys: "
         "train.base_lr, train.batch_size, train.num_steps, train.shuffle"
     )
+
+
+@pytest.mark.parametrize("key", ["lock", "to_dict", "train.keys", "train.lock"])
+def test_config_dict_method_names_are_unknown_keys(tiny, key):
+    # Keys only, never ConfigDict attributes (ml_collections' config_path looks up
+    # attributes first, so `train.keys` would reach the method).
+    with pytest.raises(ConfigError) as e:
+        cfg.apply_overrides(tiny, [(key, "1")])
+    assert str(e.value).startswith(f"unknown config key '{key}'; ")
 
 
 # --------------------------------------------------------------------- parse_overrides
@@ -398,6 +468,11 @@ def test_config_to_dict_refuses_non_json_values():
     assert str(e.value) == (
         "config key 'model.act' holds a builtin_function_or_method, which cannot be written to JSON"
     )
+
+    # ConfigDict.to_json() would write a type as "<class 'float'>", which reloads as text.
+    with pytest.raises(ConfigError) as e:
+        cfg.config_to_dict(ml_collections.ConfigDict({"dtype": float}))
+    assert str(e.value) == "config key 'dtype' holds a type, which cannot be written to JSON"
 
 
 # --------------------------------------------------------------------------------- CLI
