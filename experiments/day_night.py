@@ -32,9 +32,9 @@ from jaxdl.tasks.day_night.model import ShallowCNN
 from jaxdl.train import checkpoint, cross_validation, loop
 from jaxdl.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer
 from jaxdl.train.parallel import STRATEGIES, Strategy
-from jaxdl.train.state import TrainState, params_sha256
+from jaxdl.train.state import TrainState
 from jaxdl.train.steps import eval_step, predict_step, train_step
-from jaxdl.workdir import load_run_config, prepare_workdir, write_json
+from jaxdl.workdir import load_finished_run, prepare_workdir, run_record, write_json
 
 DEFAULT_CONFIG = "configs/day_night.py"
 log = logging.getLogger("day_night")
@@ -165,18 +165,11 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
         "test": {k: np.asarray(v).tolist() for k, v in test.items()},
         "baseline": {"accuracy": float(baseline["accuracy"]),
                      "majority_class": data.class_names[int(baseline["majority_class"])]},
-        "train": {"steps": fit.steps, "seconds": round(fit.seconds, 3),
-                  "examples_per_second": round(fit.examples_per_second, 1),
-                  "final_loss": fit.final_loss, "params_sha256": params_sha256(fit.state.params),
-                  "best_step": fit.best_step, "best_val_accuracy": fit.best_metric,
-                  "best_params_sha256": params_sha256(best.params),
-                  "stopped_early": fit.stopped_early},
         "data": {"description": data.description, "train": len(data.train),
                  "validation": len(data.validation), "test": len(data.test),
                  "skipped_files": data.skipped_files},
-        "devices": {"strategy": strategy.name, "devices": strategy.num_devices,
-                    "processes": jax.process_count(), "platform": jax.default_backend()},
-        "config": config_lib.config_to_dict(config),
+        **run_record(config, strategy, fit, best, best_metric="best_val_accuracy",
+                     stopped_early=fit.stopped_early),
     })
     write_json(workdir / "results.json", results)
     make_plots(workdir, data, test_labels, probs, test, config)
@@ -228,12 +221,9 @@ def make_plots(workdir: Path, data, labels, probs, test, config) -> None:
 # -- predict ------------------------------------------------------------------
 def predict(workdir: str | Path, paths: list[str], *, out=sys.stdout) -> int:
     """Prints one JSON line per image; returns the exit code (1 if every file failed)."""
-    workdir = Path(workdir)
-    config = load_run_config(workdir)
-    template = create_state(config, jax.random.key(0), 1)
-    state, meta = checkpoint.restore_params(workdir / "checkpoints", template, "best")
-    norm = meta["normalization"]
-    names = meta["class_names"]
+    run = load_finished_run(workdir, create_state)
+    config, state = run.config, run.state
+    norm, names = run.meta["normalization"], run.meta["class_names"]
     apply = jax.jit(predict_step)
     failures = 0
     for path in paths:

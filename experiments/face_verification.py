@@ -15,7 +15,6 @@ verification (10-fold pairs), identification (k-NN, open set), clustering
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import logging
 import sys
@@ -29,19 +28,22 @@ import numpy as np
 from jaxdl import cli
 from jaxdl import config as config_lib
 from jaxdl import losses, metrics, plots
-from jaxdl.clustering import kmeans
 from jaxdl.data import images, pipeline, transforms
-from jaxdl.tasks.faces import sources as identities
 from jaxdl.data.image_classification import sample_images
-from jaxdl.tasks.faces.pairs import make_pairs
+from jaxdl.tasks.faces import plots as face_plots
+from jaxdl.tasks.faces import sources
 from jaxdl.tasks.faces.evaluation import evaluate_embeddings, pixel_embeddings
+from jaxdl.tasks.faces.inference import (cluster_embeddings, embed, embed_files,
+                                         embed_pictures, encoder, face_example,
+                                         image_files, nearest_identity)
 from jaxdl.tasks.faces.model import ResNetEncoder
+from jaxdl.tasks.faces.pairs import make_pairs
 from jaxdl.train import checkpoint, loop
 from jaxdl.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer
 from jaxdl.train.parallel import STRATEGIES, Strategy
-from jaxdl.train.state import TrainState, params_sha256
-from jaxdl.train.steps import predict_step, train_step
-from jaxdl.workdir import load_run_config, prepare_workdir, write_json
+from jaxdl.train.state import TrainState
+from jaxdl.train.steps import train_step
+from jaxdl.workdir import load_finished_run, prepare_workdir, run_record, write_json
 
 DEFAULT_CONFIG = "configs/face_verification.py"
 log = logging.getLogger("face_verification")
@@ -77,46 +79,6 @@ def create_state(config, rng: jax.Array, total_steps: int) -> TrainState:
         l1=config.train.l1, l2=config.train.l2, global_objective=True)
 
 
-def face_example(mean, std):
-    """{"image", "identity"} -> {"inputs": normalised float32, "identity": int32}."""
-    def transform(ex):
-        return {"inputs": transforms.normalize_image(ex["image"], mean, std),
-                "identity": np.int32(ex["identity"])}
-    return transform
-
-
-def encode_step(state, batch, *, flip_average: bool = False) -> jax.Array:
-    """Unit embeddings [B, D] of batch["inputs"] [B, H, W, C] (a pure function).
-
-    With `flip_average`, the embedding of a face is the normalised sum of the
-    embeddings of the picture and of its mirror image (test-time augmentation;
-    the encoder is trained with random flips, so both are pictures of the person).
-    """
-    emb = predict_step(state, batch)
-    if flip_average:
-        mirrored = predict_step(state, {**batch, "inputs": batch["inputs"][:, :, ::-1, :]})
-        emb = emb + mirrored
-        emb = emb / jnp.maximum(jnp.linalg.norm(emb, axis=-1, keepdims=True), 1e-12)
-    return emb
-
-
-@functools.lru_cache(maxsize=None)
-def _jit_encode(flip_average: bool):
-    return jax.jit(functools.partial(encode_step, flip_average=flip_average))
-
-
-def encoder(config):
-    """jit(encode_step) with the run's test-time augmentation (one per setting)."""
-    return _jit_encode(bool(config.eval.get("flip_average", False)))
-
-
-def embed(encode, state, source, transform, batch_size: int) -> np.ndarray:
-    """Embeddings [N, D] of every example of `source`, in order."""
-    return loop.predict_all(encode, state, pipeline.evaluation_batches(
-        source, global_batch_size=batch_size, transform=transform, process_index=0,
-        process_count=1))
-
-
 # -- train and evaluate -------------------------------------------------------
 def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) -> dict:
     """Runs the whole case study; writes everything into `workdir` (process 0)."""
@@ -127,7 +89,7 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
     eval_batch_size = config.eval.batch_size
     workdir = prepare_workdir(workdir, config)
 
-    data = identities.load_identity_images(config.data, seed=config.seed)
+    data = sources.load_identity_images(config.data, seed=config.seed)
     log.info("data: %s; %d / %d / %d people in train / validation / test",
              data.description, *(len(np.unique(data.labels[s]))
                                  for s in ("train", "validation", "test")))
@@ -191,20 +153,13 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
                                "top1": raw["identification"]["top1"],
                                "auc": raw["verification"]["auc"],
                                "nmi": raw["clustering"]["nmi"]},
-        "train": {"steps": fit.steps, "seconds": round(fit.seconds, 3),
-                  "examples_per_second": round(fit.examples_per_second, 1),
-                  "final_loss": fit.final_loss, "params_sha256": params_sha256(fit.state.params),
-                  "best_step": fit.best_step,
-                  "best_val_verification_accuracy": fit.best_metric,
-                  "best_params_sha256": params_sha256(best.params)},
         "data": {"description": data.description, "skipped_files": data.skipped_files,
                  **{f"{s}_people": int(len(np.unique(data.labels[s])))
                     for s in ("train", "validation", "test")},
                  **{f"{s}_images": len(data.labels[s])
                     for s in ("train", "validation", "test")}},
-        "devices": {"strategy": strategy.name, "devices": strategy.num_devices,
-                    "processes": jax.process_count(), "platform": jax.default_backend()},
-        "config": config_lib.config_to_dict(config),
+        **run_record(config, strategy, fit, best,
+                     best_metric="best_val_verification_accuracy"),
     })
     write_json(workdir / "results.json", results)
     make_plots(workdir, data, test_images, test_emb, report)
@@ -222,7 +177,7 @@ def make_plots(workdir: Path, data, test_images, test_emb, report) -> None:
     plots.roc_curve(np.asarray(fpr), np.asarray(tpr), out / "roc_curve.png",
                     auc=report.results["verification"]["auc"],
                     title="Verification ROC on unseen people (same person = positive)")
-    plots.distance_histograms(report.pair_distances[report.pair_same],
+    face_plots.distance_histograms(report.pair_distances[report.pair_same],
                               report.pair_distances[~report.pair_same],
                               out / "distance_histograms.png", threshold=report.threshold,
                               title="Test pairs: embedding distances",
@@ -230,23 +185,10 @@ def make_plots(workdir: Path, data, test_images, test_emb, report) -> None:
     shown = np.isin(labels, np.unique(labels)[:12])
     centred = test_emb[shown] - test_emb[shown].mean(0)
     _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    plots.embedding_scatter(centred @ vt[:2].T, labels[shown], out / "embeddings_pca.png",
+    face_plots.embedding_scatter(centred @ vt[:2].T, labels[shown], out / "embeddings_pca.png",
                             title="Test embeddings, first 2 principal components")
-    n_probes = min(6, len(report.probes))
-    if n_probes and report.probe_neighbours.shape[1]:
-        rows, titles, colours = [], [], []
-        for p, nbrs in zip(report.probes[:n_probes], report.probe_neighbours[:n_probes]):
-            rows.append(test_images[p])
-            titles.append("probe"), colours.append("black")
-            for n in nbrs[:4]:
-                rows.append(test_images[n])
-                same = labels[n] == labels[p]
-                titles.append(f"d={np.linalg.norm(test_emb[p] - test_emb[n]):.2f}")
-                colours.append("green" if same else "red")
-        plots.image_grid(np.stack(rows), out / "retrieval.png", titles=titles,
-                         title_colors=colours, ncols=5,
-                         suptitle="Probe and its 4 nearest gallery faces "
-                                  "(green = same person)")
+    face_plots.retrieval(test_images, labels, test_emb, report.probes,
+                         report.probe_neighbours, out / "retrieval.png")
     sheet = [i for person in np.unique(data.labels["train"])[:8]
              for i in np.flatnonzero(data.labels["train"] == person)[:6]]
     plots.image_grid(np.stack([data.train[int(i)]["image"] for i in sheet]),
@@ -257,35 +199,10 @@ def make_plots(workdir: Path, data, test_images, test_emb, report) -> None:
 # -- deployment verbs ---------------------------------------------------------
 def load_encoder(workdir: str | Path):
     """(config, state of the best checkpoint, transform, threshold) of a finished run."""
-    workdir = Path(workdir)
-    config = load_run_config(workdir)
-    state, meta = checkpoint.restore_params(workdir / "checkpoints",
-                                            create_state(config, jax.random.key(0), 1))
-    norm = meta["normalization"]
-    results_path = workdir / "results.json"
-    threshold = (json.loads(results_path.read_text())["verification"]["threshold"]
-                 if results_path.exists() else None)
-    return config, state, face_example(norm["mean"], norm["std"]), threshold
-
-
-def embed_files(config, state, transform, paths) -> tuple[np.ndarray, list, list]:
-    """(embeddings [M, D] of the readable files, their paths, [(path, error)])."""
-    good, errors, pictures = [], [], []
-    for path in paths:
-        try:
-            pictures.append(images.load_image(path, config.data.image_size))
-            good.append(str(path))
-        except images.ImageError as err:
-            errors.append((str(path), str(err)))
-    return embed_pictures(config, state, transform, pictures), good, errors
-
-
-def embed_pictures(config, state, transform, pictures) -> np.ndarray:
-    """Embeddings [M, D] of uint8 pictures [M, S, S, 3] (or a list of them)."""
-    if not len(pictures):
-        return np.zeros((0, config.model.embedding_dim), np.float32)
-    x = transform({"image": np.stack(pictures), "identity": 0})["inputs"]
-    return np.asarray(encoder(config)(state, {"inputs": x}))
+    run = load_finished_run(workdir, create_state)
+    norm = run.meta["normalization"]
+    threshold = run.results["verification"]["threshold"] if run.results else None
+    return run.config, run.state, face_example(norm["mean"], norm["std"]), threshold
 
 
 def verify(workdir, a: str, b: str, *, out=sys.stdout) -> int:
@@ -306,26 +223,22 @@ def identify(workdir, gallery: str, probes: list[str], *, out=sys.stdout) -> int
     emb, good, errors = embed_files(config, state, transform, probes)
     for path, err in errors:
         print(json.dumps({"path": path, "error": err}), file=out)
-    for path, e_ in zip(good, emb):
-        d = np.linalg.norm(gallery_emb - e_, axis=1)
-        best = int(np.argmin(d))
-        name = folder.class_names[folder.labels[best]] if d[best] < threshold else None
+    names = [folder.class_names[label] for label in folder.labels]
+    for path, probe in zip(good, emb):
+        name, distance = nearest_identity(gallery_emb, names, probe, threshold)
         print(json.dumps({"path": path, "identity": name,
-                          "distance": round(float(d[best]), 6)}), file=out)
+                          "distance": round(distance, 6)}), file=out)
     return 1 if probes and not good else 0
 
 
 def cluster(workdir, folder: str, k: int, *, out=sys.stdout) -> int:
     config, state, transform, _ = load_encoder(workdir)
-    paths = sorted(str(p) for p in Path(folder).rglob("*")
-                   if p.suffix.lower() in images.IMAGE_SUFFIXES)
-    emb, good, errors = embed_files(config, state, transform, paths)
+    emb, good, errors = embed_files(config, state, transform, image_files(folder))
     for path, err in errors:
         print(json.dumps({"path": path, "error": err}), file=out)
     if len(good) < k:
         raise images.ImageError(f"{folder}: {len(good)} readable images, fewer than k={k}")
-    assignments = np.asarray(kmeans(jax.random.key(0), emb, k)["assignments"])
-    for path, c in zip(good, assignments):
+    for path, c in zip(good, cluster_embeddings(emb, k)):
         print(json.dumps({"path": path, "cluster": int(c)}), file=out)
     return 0
 

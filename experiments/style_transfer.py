@@ -25,15 +25,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxdl import cli, plots
-from jaxdl.tasks.style import transfer as style_transfer
 from jaxdl import config as config_lib
-from jaxdl.tasks.day_night import generator as day_night
+from jaxdl.data.images import save_image
 from jaxdl.tasks.style import generator as textures
-from jaxdl.data.images import load_image, save_image
-from jaxdl.tasks.style import vgg
-from jaxdl.tasks.style import vgg_weights
-from jaxdl.train.metric_writers import MetricLogger
+from jaxdl.tasks.style import inputs, vgg
+from jaxdl.tasks.style import transfer as style_transfer
 from jaxdl.train.loop import NonFiniteLossError
+from jaxdl.train.metric_writers import MetricLogger
 from jaxdl.workdir import prepare_workdir, write_json
 
 DEFAULT_CONFIG = "configs/style_transfer.py"
@@ -69,43 +67,6 @@ def check_config(config) -> None:
                                      f"{', '.join(textures.PALETTES)}")
 
 
-# -- inputs -------------------------------------------------------------------
-def load_inputs(config, content_paths=(), style_paths=()):
-    """Content images [N, H, W, 3] and style images (list of [Hs, Ws, 3]), RGB floats
-    in [0, 1], with a name for each. Files are read at full size; contents are
-    resized to the first one's aspect with the longer side image_size."""
-    size = config.image_size
-    if content_paths:
-        raw = [load_image(p) for p in content_paths]
-        shape = style_transfer.scale_shape(raw[0].shape[:2], size)
-        contents = np.stack([np.asarray(style_transfer.resize(r / 255.0, *shape))
-                             for r in raw])
-        content_names = [str(p) for p in content_paths]
-    else:
-        scene = day_night.render_scene(jax.random.key(config.content.scene_seed), size)
-        contents = np.asarray(scene["image"])[None]
-        content_names = [f"day'n'night scene (seed {config.content.scene_seed})"]
-    if style_paths:
-        styles = [load_image(p).astype(np.float32) / 255.0 for p in style_paths]
-        style_names = [str(p) for p in style_paths]
-    else:
-        styles = [np.asarray(textures.painted_texture(
-            jax.random.key(config.style.texture_seed), size, palette=config.style.palette))]
-        style_names = [f"painted texture ({config.style.palette}, seed "
-                       f"{config.style.texture_seed})"]
-    return contents.astype(np.float32), content_names, styles, style_names
-
-
-def load_network(config):
-    """(VGG19 variables, what they are: "random" or the file's path, preprocessing)."""
-    widths = tuple(config.model.widths)
-    if not config.model.weights:
-        return vgg.init_vgg19(config.model.random_seed, widths=widths), "random", "torchvision"
-    params, preprocessing = vgg_weights.load_vgg19_weights(config.model.weights,
-                                                           widths=widths)
-    return params, str(config.model.weights), preprocessing
-
-
 def build_problem(config, preprocessing: str) -> style_transfer.StyleProblem:
     return style_transfer.StyleProblem(
         content_layer=config.loss.content_layer,
@@ -117,33 +78,19 @@ def build_problem(config, preprocessing: str) -> style_transfer.StyleProblem:
 
 
 # -- run ----------------------------------------------------------------------
-def _pairs(contents, styles, mode):
-    """Contents and per-image flag for vmap: one content and several per-image styles
-    means the content is repeated once per style."""
-    if mode == "per_image" and len(styles) > 1:
-        if len(contents) == 1:
-            contents = np.repeat(contents, len(styles), axis=0)
-        if len(contents) != len(styles):
-            raise config_lib.ConfigError(
-                f"style.mode=per_image pairs contents with styles: {len(contents)} "
-                f"contents, {len(styles)} styles")
-        return contents, True
-    return contents, False
-
-
 def run(config, workdir, content_paths=(), style_paths=(), *, progress: bool = True) -> dict:
     """The whole case study; writes everything into `workdir`; returns results."""
     check_config(config)
     workdir = prepare_workdir(workdir, config)
-    contents, content_names, styles, style_names = load_inputs(
+    contents, content_names, styles, style_names = inputs.load_inputs(
         config, content_paths, style_paths)
-    params, weights, preprocessing = load_network(config)
+    params, weights, preprocessing = inputs.load_network(config.model)
     log.info("content: %s; style: %s; weights: %s (%s preprocessing)",
              "; ".join(content_names), "; ".join(style_names), weights, preprocessing)
     if weights == "random":
         log.info("a random VGG19 carries texture statistics but not ImageNet's; for the "
                  "paper's look pass --config.model.weights=vgg19.safetensors (see README)")
-    contents, per_image = _pairs(contents, styles, config.style.mode)
+    contents, per_image = inputs.pair_contents(contents, styles, config.style.mode)
     problem = build_problem(config, preprocessing)
     for side in config.scales:
         h, w = style_transfer.scale_shape(contents.shape[1:3], side)

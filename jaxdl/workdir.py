@@ -1,17 +1,24 @@
-"""The run's working directory: config.json, results.json and friends."""
+"""The run's working directory: config.json, results.json and friends.
+
+What every experiment does the same way with a workdir lives here: create and
+check it (`prepare_workdir`), write JSON atomically, the train / devices / config
+blocks of results.json (`run_record`), and loading a finished run for a verb
+(`load_finished_run`).
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import jax
 
-from jaxdl.errors import UserError
 from jaxdl import config as config_lib
+from jaxdl.errors import UserError
 
 
 class WorkdirError(UserError, OSError):
@@ -76,3 +83,56 @@ def prepare_workdir(workdir: str | Path, config) -> Path:
                 "resuming with the new one", ", ".join(changed))
     write_json(config_json, new)
     return workdir
+
+
+# -- what every experiment writes and reads back the same way ---------------------------
+def run_record(config, strategy, fit, best_state, *, best_metric: str, **train_extra) -> dict:
+    """The `train`, `devices` and `config` blocks of a training run's results.json.
+
+    `fit` is `jaxdl.train.loop.fit`'s result and `best_state` the best checkpoint's
+    state; `best_metric` names the monitored value in the train block (for example
+    "best_val_accuracy"); `train_extra` adds experiment-specific train fields
+    (seconds of data preparation, ...). `params_sha256` hashes the final
+    parameters' bytes, so two runs compare bit for bit.
+    """
+    from jaxdl.train.state import params_sha256
+    train = {"steps": fit.steps, "seconds": round(fit.seconds, 3),
+             "examples_per_second": round(fit.examples_per_second, 1),
+             "final_loss": fit.final_loss, "params_sha256": params_sha256(fit.state.params),
+             "best_step": fit.best_step, best_metric: fit.best_metric,
+             "best_params_sha256": params_sha256(best_state.params), **train_extra}
+    return {"train": train,
+            "devices": {"strategy": strategy.name, "devices": strategy.num_devices,
+                        "processes": jax.process_count(), "platform": jax.default_backend()},
+            "config": config_lib.config_to_dict(config)}
+
+
+@dataclasses.dataclass
+class FinishedRun:
+    """What a verb needs of a trained run: its config, the restored state of one
+    checkpoint, that checkpoint's meta (normalisation statistics, class names, ...)
+    and results.json (None when evaluation has not written it yet)."""
+
+    workdir: Path
+    config: Any
+    state: Any
+    meta: dict
+    results: dict | None
+
+
+def load_finished_run(workdir: str | Path, create_state: Callable, which: str = "best"
+                      ) -> FinishedRun:
+    """Loads a run for a verb: config.json, then the `which` ("best" or "latest")
+    checkpoint into the state `create_state(config, rng, total_steps)` builds.
+
+    Raises RunNotFoundError (no config.json), CheckpointNotFoundError or
+    CheckpointMismatchError, all UserErrors with one-line messages.
+    """
+    from jaxdl.train import checkpoint
+    workdir = Path(workdir)
+    config = load_run_config(workdir)
+    template = create_state(config, jax.random.key(0), 1)
+    state, meta = checkpoint.restore_params(workdir / "checkpoints", template, which)
+    results_path = workdir / "results.json"
+    results = json.loads(results_path.read_text()) if results_path.exists() else None
+    return FinishedRun(workdir, config, state, meta, results)

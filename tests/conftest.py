@@ -1,4 +1,5 @@
-"""Shared fixtures: a subprocess runner and one prepared tiny dataset per session."""
+"""Shared helpers and fixtures: a subprocess runner, PNG checks, one prepared tiny
+dataset per session."""
 
 import json
 import os
@@ -24,6 +25,28 @@ def run_python(args, *, devices: int | None = None, timeout: int = 300, env=None
     if check and proc.returncode != 0:
         raise AssertionError(f"exit {proc.returncode}\n{proc.stderr[-3000:]}")
     return proc
+
+
+def read_png(path):
+    """The PNG at ``path`` as a uint8 [H, W, 3] array, after basic sanity checks."""
+    from PIL import Image
+    import numpy as np
+    path = Path(path)
+    assert path.is_file()
+    with Image.open(path) as image:
+        assert image.format == "PNG"
+        pixels = np.asarray(image.convert("RGB"))
+    height, width = pixels.shape[:2]
+    assert width > 200 and height > 200, f"{path.name} is only {width}x{height} px"
+    # A blank (or nearly blank) canvas has almost no pixel variation.
+    assert pixels.std() > 10.0, f"{path.name} looks blank (pixel std {pixels.std():.1f})"
+    return pixels
+
+
+def legend_texts(ax) -> list[str]:
+    """The texts of a matplotlib axes' legend ([] without one)."""
+    legend = ax.get_legend()
+    return [] if legend is None else [t.get_text() for t in legend.get_texts()]
 
 
 def last_json_line(text: str) -> dict:

@@ -8,30 +8,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
 
+from conftest import legend_texts, read_png
 from jaxdl import plots
 
 # --------------------------------------------------------------------------- helpers
-
-
-def _read_png(path):
-    """The PNG at ``path`` as a uint8 [H, W, 3] array, after basic sanity checks."""
-    path = Path(path)
-    assert path.is_file()
-    with Image.open(path) as image:
-        assert image.format == "PNG"
-        pixels = np.asarray(image.convert("RGB"))
-    height, width = pixels.shape[:2]
-    assert width > 200 and height > 200, f"{path.name} is only {width}x{height} px"
-    # A blank (or nearly blank) canvas has almost no pixel variation.
-    assert pixels.std() > 10.0, f"{path.name} looks blank (pixel std {pixels.std():.1f})"
-    return pixels
-
-
-def _legend_texts(ax):
-    legend = ax.get_legend()
-    return [] if legend is None else [t.get_text() for t in legend.get_texts()]
 
 
 HISTORY = [
@@ -89,7 +70,7 @@ def test_learning_curves_writes_png_with_panels_and_markers(tmp_path):
     path = tmp_path / "run" / "plots" / "nested" / "learning_curves.png"
     returned = plots.learning_curves(HISTORY, path, markers={"early stop": 350})
     assert returned == path
-    _read_png(path)
+    read_png(path)
 
     fig = plots._learning_curves_figure(HISTORY, title="Day/night", markers={"early stop": 350})
     visible = [ax for ax in fig.axes if ax.get_visible()]
@@ -99,7 +80,7 @@ def test_learning_curves_writes_png_with_panels_and_markers(tmp_path):
         assert ax.get_xlabel() == "step"
         assert ax.get_ylabel() == ax.get_title()
         # the last "best": true row is the checkpoint that was kept
-        assert _legend_texts(ax) == [
+        assert legend_texts(ax) == [
             "train", "val", "best checkpoint (step 300)", "early stop (step 350)",
         ]
 
@@ -107,7 +88,7 @@ def test_learning_curves_writes_png_with_panels_and_markers(tmp_path):
 def test_learning_curves_with_only_train_rows(tmp_path):
     rows = [{"step": s, "train/loss": 1.0 / (1 + s)} for s in range(0, 500, 10)]
     path = plots.learning_curves(rows, tmp_path / "a" / "b" / "train_only.png")
-    _read_png(path)
+    read_png(path)
     fig = plots._learning_curves_figure(rows)
     (ax,) = fig.axes
     assert ax.get_title() == "loss"
@@ -146,7 +127,7 @@ def test_confusion_matrix_draws_counts_labels_and_colour_bar(tmp_path):
     cm = np.array([[50, 3, 2], [4, 40, 6], [0, 5, 40]])
     names = ["cat", "dog", "bird"]
     path = plots.confusion_matrix(cm, names, tmp_path / "p" / "q" / "cm.png", normalize=True)
-    _read_png(path)
+    read_png(path)
 
     fig = plots._confusion_matrix_figure(cm, names, normalize=True)
     ax, colorbar_ax = fig.axes
@@ -179,16 +160,16 @@ def test_roc_curve_png_with_auc_and_operating_point(tmp_path):
     tpr = np.array([0.0, 0.5, 0.75, 0.9, 0.95, 1.0])
     path = plots.roc_curve(fpr, tpr, tmp_path / "d" / "roc.png", auc=0.875,
                            operating_point=(0.1, 0.75, "threshold 0.7"))
-    _read_png(path)
+    read_png(path)
 
     fig = plots._roc_curve_figure(fpr, tpr, auc=0.875, operating_point=(0.1, 0.75, "threshold 0.7"))
     (ax,) = fig.axes
     assert ax.get_xlabel() == "false positive rate"
     assert ax.get_ylabel() == "true positive rate"
-    assert _legend_texts(ax) == [
+    assert legend_texts(ax) == [
         "chance (AUC = 0.5)", "ROC (AUC = 0.875)", "threshold 0.7 (FPR 0.100, TPR 0.750)",
     ]
-    assert _legend_texts(plots._roc_curve_figure(fpr, tpr).axes[0]) == ["chance (AUC = 0.5)", "ROC"]
+    assert legend_texts(plots._roc_curve_figure(fpr, tpr).axes[0]) == ["chance (AUC = 0.5)", "ROC"]
 
 
 def test_roc_curve_rejects_bad_input(tmp_path):
@@ -210,7 +191,7 @@ def test_image_grid_partial_last_row_titles_and_colours(tmp_path):
     colors = ["green" if i % 3 else "red" for i in range(13)]
     path = plots.image_grid(images, tmp_path / "e" / "f" / "grid.png", titles=titles,
                             title_colors=colors, ncols=5, suptitle="predictions")
-    _read_png(path)
+    read_png(path)
 
     fig = plots._image_grid_figure(images, titles=titles, title_colors=colors, ncols=5)
     assert len(fig.axes) == 15  # 3 rows of 5
@@ -224,7 +205,7 @@ def test_image_grid_float_input_is_drawn(tmp_path):
     # One pure-red float image: the PNG must contain (nearly) pure red pixels.
     image = np.zeros((1, 8, 8, 3), np.float32)
     image[..., 0] = 1.0
-    pixels = _read_png(plots.image_grid(image, tmp_path / "g" / "red.png", titles=["red"]))
+    pixels = read_png(plots.image_grid(image, tmp_path / "g" / "red.png", titles=["red"]))
     red = (pixels[..., 0] > 240) & (pixels[..., 1] < 15) & (pixels[..., 2] < 15)
     assert red.mean() > 0.3
 
@@ -236,7 +217,7 @@ def test_image_grid_float_input_is_drawn(tmp_path):
     # Grey images come in as [N, H, W] or [N, H, W, 1].
     grey = rng.uniform(size=(5, 12, 12, 1))
     assert plots._as_display_images(grey).shape == (5, 12, 12)
-    _read_png(plots.image_grid(grey, tmp_path / "grey.png", ncols=3))
+    read_png(plots.image_grid(grey, tmp_path / "grey.png", ncols=3))
 
 
 def test_image_grid_rejects_bad_input(tmp_path):
@@ -258,13 +239,13 @@ def test_image_grid_rejects_bad_input(tmp_path):
 
 def test_fold_scores_mean_and_population_std(tmp_path):
     path = plots.fold_scores([0.8, 0.9, 1.0], tmp_path / "h" / "i" / "folds.png")
-    _read_png(path)
+    read_png(path)
 
     fig = plots._fold_scores_figure([0.8, 0.9, 1.0])
     (ax,) = fig.axes
     # mean 0.9, population std sqrt(((-0.1)^2 + 0 + 0.1^2) / 3) = 0.0816
     assert ax.get_title() == "Cross-validation scores\naccuracy: 0.9 ± 0.082 over 3 folds"
-    assert _legend_texts(ax) == ["± 1 std (0.082)", "mean (0.9)"]
+    assert legend_texts(ax) == ["± 1 std (0.082)", "mean (0.9)"]
     assert ax.get_xlabel() == "fold" and ax.get_ylabel() == "accuracy"
     assert [t.get_text() for t in ax.texts] == ["0.8", "0.9", "1"]
     assert len(ax.patches) == 3 + 1  # three bars and the std band
@@ -272,11 +253,11 @@ def test_fold_scores_mean_and_population_std(tmp_path):
 
 def test_fold_scores_iterated_k_fold(tmp_path):
     scores = np.array([[0.90, 0.92], [0.91, 0.89], [0.93, 0.88]])  # 3 repeats x 2 folds
-    _read_png(plots.fold_scores(scores, tmp_path / "iter.png", metric="F1"))
+    read_png(plots.fold_scores(scores, tmp_path / "iter.png", metric="F1"))
     (ax,) = plots._fold_scores_figure(scores, metric="F1").axes
     ticks = [t.get_text() for t in ax.get_xticklabels()]
     assert ticks == ["1.1", "1.2", "2.1", "2.2", "3.1", "3.2"]
-    assert _legend_texts(ax)[2:] == ["repeat 1", "repeat 2", "repeat 3"]
+    assert legend_texts(ax)[2:] == ["repeat 1", "repeat 2", "repeat 3"]
     # the same scores flat give the same statistics
     flat_title = plots._fold_scores_figure(scores.ravel(), metric="F1").axes[0].get_title()
     assert ax.get_title() == flat_title

@@ -14,7 +14,7 @@ import matplotlib
 import numpy as np
 from matplotlib.figure import Figure
 
-from jaxdl.plots import new_figure, save_figure
+from jaxdl.plots import image_grid, new_figure, save_figure
 
 
 # ------------------------------------------------------------ distance histograms
@@ -117,3 +117,65 @@ def embedding_scatter(
       ValueError: points not [N, 2] or labels not [N].
     """
     return save_figure(_embedding_scatter_figure(points, labels, title, max_legend), path)
+
+
+# ------------------------------------------------------------------------- retrieval
+
+
+def retrieval_rows(labels: Any, embeddings: Any, probes: Any, neighbours: Any, *,
+                   max_probes: int = 6, shown_neighbours: int = 4
+                   ) -> list[tuple[int, str, str]]:
+    """(picture index, title, title colour) of each cell of the retrieval grid: a
+    probe ("probe", black), then its nearest gallery pictures with their embedding
+    distance, green when the same person and red when not. Empty when there is no
+    probe or no neighbour to show."""
+    labels, embeddings = np.asarray(labels), np.asarray(embeddings)
+    neighbours = np.asarray(neighbours)
+    n_probes = min(max_probes, len(probes))
+    if not n_probes or neighbours.ndim != 2 or not neighbours.shape[1]:
+        return []
+    cells = []
+    for p, nbrs in zip(probes[:n_probes], neighbours[:n_probes]):
+        cells.append((int(p), "probe", "black"))
+        for n in nbrs[:shown_neighbours]:
+            cells.append((int(n), f"d={np.linalg.norm(embeddings[p] - embeddings[n]):.2f}",
+                          "green" if labels[n] == labels[p] else "red"))
+    return cells
+
+
+def retrieval(
+    images: Any,
+    labels: Any,
+    embeddings: Any,
+    probes: Any,
+    neighbours: Any,
+    path: str | os.PathLike,
+    *,
+    max_probes: int = 6,
+    shown_neighbours: int = 4,
+) -> Path | None:
+    """A grid of probes, each followed by its nearest gallery faces with their
+    embedding distance, green when the same person and red when not.
+
+    Args:
+      images: pictures [N, H, W, 3] (uint8 or floats in [0, 1]).
+      labels: identity [N] of each picture.
+      embeddings: embedding [N, D] of each picture.
+      probes: indices [P] of the probe pictures.
+      neighbours: indices [P, K] of each probe's nearest gallery pictures.
+      path: where to write the PNG.
+
+    Returns:
+      The path written, or None when there is no probe or no neighbour to show.
+    """
+    rows = retrieval_rows(labels, embeddings, probes, neighbours, max_probes=max_probes,
+                          shown_neighbours=shown_neighbours)
+    if not rows:
+        return None
+    indices, titles, colours = zip(*rows)
+    images = np.asarray(images)
+    return image_grid(images[list(indices)], path, titles=list(titles),
+                      title_colors=list(colours),
+                      ncols=shown_neighbours + 1,
+                      suptitle=f"Probe and its {shown_neighbours} nearest gallery faces "
+                               "(green = same person)")

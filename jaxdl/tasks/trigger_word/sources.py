@@ -1,4 +1,9 @@
-"""Word banks for the trigger-word clips from real recordings.
+"""Where a trigger-word run's words and clips come from.
+
+- `load_banks`: the word banks of a run's config (`data.words`: eSpeak NG voices,
+  wav folders or TFDS `speech_commands`), one per split; `clip_sources`: the
+  random-access clips of each split (layouts rendered on the fly, or clips stored
+  once as a TFDS dataset); `write_labelled_clips`: clips as wav + JSON files.
 
 - `folder_bank`: a user's wav folders (positives = the trigger word said many
   times, negatives = other words, optional background recordings), each file
@@ -7,7 +12,7 @@
   yes/no/up/down/... plus "_silence_" and "_unknown_"), using its own
   speaker-disjoint splits; the silence clips become background beds.
 
-Both return a `jaxdl.tasks.trigger_word.generator.WordBank` (host numpy), ready for
+The two real-recording banks return a `jaxdl.tasks.trigger_word.generator.WordBank` (host numpy), ready for
 `ClipLayouts` and `render_clips`.
 """
 
@@ -20,11 +25,14 @@ from typing import Sequence
 
 import numpy as np
 
-from jaxdl.data.audio_files import AudioError, list_audio_files, load_audio, resample
+from jaxdl.data.audio_files import (AudioError, list_audio_files, load_audio, resample,
+                                    write_wav)
 from jaxdl.data.generated import SPLIT_INDEX
 from jaxdl.data.sources import DataError, tfds_source
+from jaxdl.tasks.trigger_word import generator
+from jaxdl.tasks.trigger_word.generator import ClipSpec, WordBank
 from jaxdl.tasks.trigger_word.voices import trim_silence
-from jaxdl.tasks.trigger_word.generator import WordBank
+from jaxdl.workdir import write_json
 
 log = logging.getLogger(__name__)
 
@@ -259,3 +267,92 @@ def speech_commands_bank(split: str, *, trigger: str, tfds_name: str = "speech_c
     return WordBank.from_words(words, is_pos, texts, speakers, sample_rate=sample_rate,
                                num_samples=num_samples, max_seconds=max_seconds,
                                backgrounds=beds)
+
+
+# -- a run's banks and clips ---------------------------------------------------------
+def load_banks(data, spec: ClipSpec, *, progress: bool = True, splits=SPLITS
+               ) -> tuple[dict, str, list]:
+    """(split -> WordBank, a description, skipped files) for a run's `data` config
+    group, by `data.words`: "espeak" (synthesised for `splits` only, voices disjoint
+    between splits), "folders" or "speech_commands" (every split)."""
+    common = dict(sample_rate=spec.sample_rate, num_samples=spec.num_samples)
+    banks, skipped = {}, []
+    if data.words == "espeak":
+        for split in splits:
+            train = split == "train"
+            banks[split] = generator.speech_bank(
+                split, trigger=data.trigger, negatives=tuple(data.negatives),
+                num_positive=data.train_positive_words if train else data.eval_positive_words,
+                num_negative=data.train_negative_words if train else data.eval_negative_words,
+                # hard negatives for training only: validation and test hear every
+                # word equally often
+                near_misses=tuple(data.near_misses),
+                near_miss_fraction=data.near_miss_fraction if train else 0.0,
+                seed=data.voice_seed, progress=progress, **common)
+        return banks, "eSpeak NG words, voices disjoint between splits", skipped
+    if data.words == "folders":
+        for split in SPLITS:
+            banks[split], bad = folder_bank(
+                split, positives=data.positives_dir, negatives=data.negatives_dir,
+                backgrounds=data.backgrounds_dir, trigger=data.trigger,
+                seed=data.voice_seed, **common)
+            skipped += bad
+        return banks, f"wav folders {data.positives_dir}, {data.negatives_dir}", skipped
+    if data.words == "speech_commands":
+        for split in SPLITS:
+            banks[split] = speech_commands_bank(
+                split, trigger=data.trigger, tfds_name=data.tfds_name,
+                data_dir=data.data_dir or None, seed=data.voice_seed, **common)
+        return banks, f"TFDS {data.tfds_name} words", skipped
+    raise DataError(f"unknown data.words {data.words!r}; expected espeak, folders or "
+                    "speech_commands")
+
+
+def clip_sources(data, spec: ClipSpec, banks: dict, train_clips: int, seed: int) -> dict:
+    """split -> random-access clips: layouts rendered on the fly from `banks`, or
+    clips stored once as a TFDS dataset (data.storage = "tfds"; banks unused)."""
+    sizes = {"train": train_clips, "validation": data.validation_clips,
+             "test": data.test_clips}
+    if data.storage == "tfds":
+        from jaxdl.tasks.trigger_word import dataset
+        return dataset.load_splits(
+            data_dir=data.data_dir or None, train_size=sizes["train"],
+            validation_size=sizes["validation"], test_size=sizes["test"], seed=seed,
+            trigger=data.trigger, negatives=tuple(data.negatives),
+            num_positive_words=data.train_positive_words,
+            num_negative_words=data.train_negative_words,
+            **{f: getattr(spec, f) for f in dataset.SPEC_FIELDS})
+    return {split: generator.ClipLayouts(banks[split], spec, seed, split, sizes[split])
+            for split in SPLITS}
+
+
+def write_labelled_clips(maker: generator.BatchMaker, seed: int, split: str, n: int,
+                         out_dir: str | Path, description: str, chunk: int = 32
+                         ) -> list[Path]:
+    """Renders clips 0..n-1 of `split` (layouts from `seed`) and writes each as
+    clip_K.wav and clip_K.json: its words (text, speaker, trigger or not, start and
+    end in seconds), background kind and labelled output steps. Returns the wavs."""
+    bank, spec, out_dir = maker.bank, maker.spec, Path(out_dir)
+    layouts = generator.ClipLayouts(bank, spec, seed, split, n)
+    written = []
+    for start in range(0, n, chunk):
+        idx = range(start, min(start + chunk, n))
+        batch = generator.stack(layouts, idx)
+        audio = np.asarray(maker.audio(batch))
+        labels = np.asarray(maker.labels(batch))
+        for j, i in enumerate(idx):
+            layout = {k: v[j] for k, v in batch.items()}
+            wav = out_dir / f"clip_{i:04d}.wav"
+            write_wav(wav, np.clip(audio[j], -1, 1), spec.sample_rate)
+            words = [{"word": bank.texts[w], "speaker": bank.speakers[w], "trigger": p,
+                      "start": round(s, 4), "end": round(e, 4)}
+                     for s, e, p, w in generator.segments(layout, spec.sample_rate)]
+            background = generator.BACKGROUND_KINDS[int(layout["background"])]
+            write_json(out_dir / f"clip_{i:04d}.json", {
+                "wav": wav.name, "sample_rate": spec.sample_rate, "seconds": spec.seconds,
+                "split": split, "words": words, "background": background,
+                "label_steps": spec.label_steps, "output_steps": int(labels.shape[1]),
+                "labelled_steps": np.flatnonzero(labels[j]).tolist(),
+                "source": description})
+            written.append(wav)
+    return written

@@ -1,28 +1,16 @@
-"""Tests for the trigger-word plots in jaxdl.plots: PNGs are written and not blank,
-the figures draw what they promise, malformed input is rejected clearly."""
-
-from pathlib import Path
+"""Tests for the trigger-word plots (jaxdl.tasks.trigger_word.plots): PNGs are written
+and not blank, the figures draw what they promise, malformed input is rejected
+clearly."""
 
 import numpy as np
 import pytest
-from PIL import Image
 
+from conftest import read_png
 from jaxdl.tasks.trigger_word import plots
 
 SAMPLE_RATE = 800  # small, to keep the test fast; the layout does not care
 DURATION = 10.0
 TX, FREQS, TY = 200, 32, 496
-
-
-def _read_png(path):
-    path = Path(path)
-    assert path.is_file() and path.stat().st_size > 0
-    with Image.open(path) as image:
-        assert image.format == "PNG"
-        pixels = np.asarray(image.convert("RGB"))
-    assert pixels.shape[0] > 200 and pixels.shape[1] > 200
-    assert pixels.std() > 10.0
-    return pixels
 
 
 def _clip(seed=0, name="clip"):
@@ -48,7 +36,7 @@ def test_trigger_word_clips_writes_png(tmp_path, n):
     out = plots.trigger_word_clips(clips, tmp_path / "sub" / f"clips{n}.png",
                                    threshold=0.5, title="dev clips")
     assert out == tmp_path / "sub" / f"clips{n}.png"
-    pixels = _read_png(out)
+    pixels = read_png(out)
     if n == 4:  # 2 x 2 grid: roughly as wide as tall
         assert 0.6 < pixels.shape[1] / pixels.shape[0] < 1.8
 
@@ -100,7 +88,7 @@ CURVE = {"threshold": np.linspace(0.1, 0.9, 9),
 @pytest.mark.parametrize("mark", [None, 0.52])
 def test_precision_recall_writes_png(tmp_path, mark):
     out = plots.precision_recall(CURVE, tmp_path / "pr.png", mark_threshold=mark)
-    _read_png(out)
+    read_png(out)
 
 
 def test_precision_recall_marks_nearest_threshold():
@@ -114,7 +102,7 @@ def test_precision_recall_marks_nearest_threshold():
 
 def test_precision_recall_single_point(tmp_path):
     curve = {k: v[:1] for k, v in CURVE.items()}
-    _read_png(plots.precision_recall(curve, tmp_path / "one.png", mark_threshold=0.1))
+    read_png(plots.precision_recall(curve, tmp_path / "one.png", mark_threshold=0.1))
 
 
 def test_precision_recall_rejects_malformed(tmp_path):
