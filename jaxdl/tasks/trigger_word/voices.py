@@ -14,15 +14,17 @@ Determinism. eSpeak keeps synthesis state between utterances (a pitch flutter
 index, glottal cycle counters, an automatic gain), so the same word spoken twice
 in one process does not give the same samples. To make `synthesize` a pure
 function of (text, setting), the library runs in a small worker subprocess (one
-per `ESpeak` engine) that initialises eSpeak once and then forks a fresh child
-from that pristine state for every utterance. This also keeps the non-thread-safe
-library out of the calling process (which may be running JAX threads); calls on
-one engine are serialised by a lock. Requires `os.fork` (Linux, macOS).
+per `ESpeak` engine: the module `espeak_worker`, run with `python -m`) that
+initialises eSpeak once and then forks a fresh child from that pristine state for
+every utterance. This also keeps the non-thread-safe library out of the calling
+process (which may be running JAX threads); calls on one engine are serialised by
+a lock. Requires `os.fork` (Linux, macOS).
 
-Known limit: some variants (seen with f2, f3 and f5) add breath noise whose seed
-differs between processes, so across processes their words differ in the noise
-(reseeding the C library's rand() does not help); within a process every word is
-reproducible.
+Known limit: some variants (seen with f2, f3 and f5) add breath noise from
+eSpeak's own random generator, which espeak_ng_Initialize seeds with the current
+time in seconds (reseeding the C library's rand() does not help). So workers
+started in different seconds give their words different noise; within a worker
+every word is reproducible.
 
 Main entry points:
     TRIGGER_WORD, NEGATIVE_WORDS, check_vocabulary   the vocabulary
@@ -50,6 +52,8 @@ import numpy as np
 
 from jaxdl.errors import UserError
 from jaxdl.data.audio_files import resample
+# Standard library only, and it loads nothing at import: the status codes of its replies.
+from jaxdl.tasks.trigger_word import espeak_worker
 
 
 class SpeechError(UserError, RuntimeError):
@@ -290,96 +294,25 @@ def _loader_paths() -> tuple[str, str]:
     return lib_path, data_path
 
 
-# The worker: initialises eSpeak once (retrieval mode, no audio device), then for
-# every request (one JSON line on stdin) forks a child from that pristine state,
-# which synthesises and writes `<status int32><length int32><payload>` to stdout.
-# Status 0: payload is int16 little-endian samples; 1: unknown voice; 2: eSpeak
-# error; 3: exception text. Startup writes `<sample rate><length><version>`.
-_WORKER_SOURCE = r'''
-import ctypes, json, os, struct, sys
+# The worker program (a module of its own, run with `python -m` so that the GPL
+# library is loaded there and never here); its docstring describes the protocol.
+_WORKER_MODULE = "jaxdl.tasks.trigger_word.espeak_worker"
+# The folder holding the `jaxdl` package this module came from: the worker must
+# import the same one, even when jaxdl is not installed and the caller has moved
+# to another directory since importing it.
+_PACKAGE_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
 
-def send(data):
-    view = memoryview(data)
-    while view:
-        view = view[os.write(1, view):]
 
-def main(lib_path, data_path):
-    lib = ctypes.CDLL(lib_path)
-    lib.espeak_Initialize.restype = ctypes.c_int
-    lib.espeak_Initialize.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_char_p, ctypes.c_int]
-    CB = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(ctypes.c_short), ctypes.c_int,
-                          ctypes.c_void_p)
-    lib.espeak_SetSynthCallback.restype = None
-    lib.espeak_SetSynthCallback.argtypes = [CB]
-    lib.espeak_SetVoiceByName.restype = ctypes.c_int
-    lib.espeak_SetVoiceByName.argtypes = [ctypes.c_char_p]
-    lib.espeak_SetParameter.restype = ctypes.c_int
-    lib.espeak_SetParameter.argtypes = [ctypes.c_int, ctypes.c_int, ctypes.c_int]
-    lib.espeak_Synth.restype = ctypes.c_int
-    lib.espeak_Synth.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_uint, ctypes.c_int,
-                                 ctypes.c_uint, ctypes.c_uint, ctypes.c_void_p, ctypes.c_void_p]
-    lib.espeak_Synchronize.restype = ctypes.c_int
-    lib.espeak_Synchronize.argtypes = []
-    version = b""
-    if hasattr(lib, "espeak_Info"):
-        lib.espeak_Info.restype = ctypes.c_char_p
-        lib.espeak_Info.argtypes = [ctypes.c_void_p]
-        version = lib.espeak_Info(None) or b""
-    rate = lib.espeak_Initialize(2, 0, data_path.encode(), 0)  # AUDIO_OUTPUT_SYNCHRONOUS
-    if rate <= 0:
-        send(struct.pack("<ii", rate, 0))
-        return
-    chunks = []
+def _worker_env() -> dict[str, str]:
+    """The worker's environment: ours, with _PACKAGE_ROOT first on its path.
 
-    def callback(wav, n, events):
-        if n > 0:
-            chunks.append(ctypes.string_at(wav, 2 * n))
-        return 0
-
-    keep_alive = CB(callback)
-    lib.espeak_SetSynthCallback(keep_alive)
-    lib.espeak_SetVoiceByName(b"en")  # loads the English dictionary once, pre-fork
-    send(struct.pack("<ii", rate, len(version)) + version)
-
-    def synth(req):
-        if lib.espeak_SetVoiceByName(req["voice"].encode()) != 0:
-            return 1, req["voice"].encode()
-        for key, value in ((1, req["rate"]), (2, req["volume"]), (3, req["pitch"]),
-                           (4, req["range"])):
-            if lib.espeak_SetParameter(key, value, 0) != 0:
-                return 2, b"espeak_SetParameter(%d, %d) failed" % (key, value)
-        text = req["text"].encode("utf-8")
-        buf = ctypes.create_string_buffer(text)
-        err = lib.espeak_Synth(buf, len(text) + 1, 0, 0, 0, 0x1, None, None)  # UTF-8
-        if err != 0:
-            return 2, b"espeak_Synth failed with error %d" % err
-        lib.espeak_Synchronize()
-        return 0, b"".join(chunks)
-
-    while True:
-        line = sys.stdin.buffer.readline()
-        if not line:
-            return
-        pid = os.fork()
-        if pid == 0:
-            code = 0
-            try:
-                status, payload = synth(json.loads(line))
-            except BaseException as err:
-                status, payload = 3, repr(err).encode()
-            try:
-                send(struct.pack("<ii", status, len(payload)) + payload)
-            except BaseException:
-                code = 1
-            os._exit(code)
-        _, wait_status = os.waitpid(pid, 0)
-        if wait_status != 0:
-            sys.stderr.write("eSpeak child exited with status %d\n" % wait_status)
-            sys.stderr.flush()
-            return
-
-main(sys.argv[1], sys.argv[2])
-'''
+    PYTHONSAFEPATH keeps `-m` from putting the working directory (which may hold
+    another jaxdl checkout) ahead of it; PYTHONNOUSERSITE keeps user site-packages out.
+    """
+    path = os.environ.get("PYTHONPATH")
+    return dict(os.environ, PYTHONNOUSERSITE="1", PYTHONSAFEPATH="1",
+                PYTHONPATH=_PACKAGE_ROOT + (os.pathsep + path if path else ""))
 
 
 def _shutdown(proc: subprocess.Popen, log) -> None:
@@ -442,9 +375,9 @@ class ESpeak:
             raise SpeechError("jaxdl.tasks.trigger_word.voices needs os.fork (Linux or macOS)")
         self._log = tempfile.TemporaryFile()
         self._proc = subprocess.Popen(
-            [sys.executable, "-c", _WORKER_SOURCE, lib_path, data_path],
+            [sys.executable, "-m", _WORKER_MODULE, lib_path, data_path],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=self._log,
-            env=dict(os.environ, PYTHONNOUSERSITE="1"))
+            env=_worker_env())
         self._finalizer = weakref.finalize(self, _shutdown, self._proc, self._log)
         header = self._proc.stdout.read(8)
         if len(header) != 8:
@@ -517,10 +450,10 @@ class ESpeak:
                 raise self._worker_error(f"lost the worker ({err})") from err
             if len(payload) != length:
                 raise self._worker_error(f"truncated reply for {text!r}")
-        if status == 1:
+        if status == espeak_worker.STATUS_UNKNOWN_VOICE:
             raise SpeechError(f"unknown eSpeak voice {setting.voice!r} (in {setting.name!r}); "
                               f"English voices: {', '.join(ENGLISH_VOICES)}")
-        if status != 0:
+        if status != espeak_worker.STATUS_OK:
             raise SpeechError(f"eSpeak failed on {text!r} with {setting.name!r}: "
                               f"{payload.decode('utf-8', 'replace')}")
         audio = np.frombuffer(payload, dtype="<i2").astype(np.int16)
