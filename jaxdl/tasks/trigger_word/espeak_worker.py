@@ -41,6 +41,8 @@ AUDIO_OUTPUT_SYNCHRONOUS = 2
 # espeak_PARAMETER ids (speak_lib.h) for the request's fields.
 PARAMETERS = (("rate", 1), ("volume", 2), ("pitch", 3), ("range", 4))
 ESPEAK_CHARS_UTF8 = 0x1
+# eSpeak's random generator's seed (see main).
+NOISE_SEED = 0
 
 STATUS_OK, STATUS_UNKNOWN_VOICE, STATUS_ESPEAK_ERROR, STATUS_EXCEPTION = 0, 1, 2, 3
 
@@ -88,6 +90,14 @@ def main(lib_path: str, data_path: str) -> None:
     if rate <= 0:
         send(struct.pack("<ii", rate, 0))
         return
+    # espeak_Initialize seeds eSpeak's own random generator (breath noise of some
+    # variants: f2, f3, f5, ...) with time(NULL); a fixed seed makes every word the
+    # same in every worker, whenever it starts. Libraries without the call keep
+    # the clock's seed (reproducible within one worker only).
+    if hasattr(lib, "espeak_ng_SetRandSeed"):
+        lib.espeak_ng_SetRandSeed.restype = None
+        lib.espeak_ng_SetRandSeed.argtypes = [ctypes.c_long]
+        lib.espeak_ng_SetRandSeed(NOISE_SEED)
     chunks = []  # empty in the parent; each child fills its own copy
 
     def callback(wav, n, events):

@@ -20,11 +20,10 @@ every utterance. This also keeps the non-thread-safe library out of the calling
 process (which may be running JAX threads); calls on one engine are serialised by
 a lock. Requires `os.fork` (Linux, macOS).
 
-Known limit: some variants (seen with f2, f3 and f5) add breath noise from
-eSpeak's own random generator, which espeak_ng_Initialize seeds with the current
-time in seconds (reseeding the C library's rand() does not help). So workers
-started in different seconds give their words different noise; within a worker
-every word is reproducible.
+Some variants (seen with f2, f3 and f5) add breath noise from eSpeak's own random
+generator, which espeak_ng_Initialize seeds with the current time in seconds; the
+worker reseeds it with a fixed seed (espeak_ng_SetRandSeed) right after, so words
+are the same in every worker process, whenever it starts.
 
 Main entry points:
     TRIGGER_WORD, NEGATIVE_WORDS, check_vocabulary   the vocabulary

@@ -128,6 +128,26 @@ def test_synthesis_is_deterministic_even_after_other_words():
 
 
 @needs_espeak
+def test_noisy_variants_are_the_same_in_workers_started_in_other_seconds():
+    # f5 adds breath noise from eSpeak's random generator, which eSpeak seeds with
+    # the clock: two workers started in different seconds must still agree.
+    import time
+    setting = VoiceSetting("en-us-nyc", "f5", 175, 50, 50)
+    first = speech.ESpeak()
+    try:
+        a = first.synthesize_native(TRIGGER_WORD, setting)
+    finally:
+        first.close()
+    time.sleep(1.1)
+    second = speech.ESpeak()
+    try:
+        b = second.synthesize_native(TRIGGER_WORD, setting)
+    finally:
+        second.close()
+    assert a.tobytes() == b.tobytes()
+
+
+@needs_espeak
 def test_output_format_duration_and_no_edge_silence():
     for setting in (BASE, VoiceSetting("en-gb-scotland", "m1", 130, 30, 20),
                     VoiceSetting("en-us-nyc", "f5", 210, 70, 80)):
