@@ -4,22 +4,47 @@
     compiled, info = compile_stats(jitted, *args)   # compile seconds, XLA FLOPs, bytes
     peak = matmul_peak()                            # the device's measured matmul FLOP/s
     env = environment()                             # device, host, versions, XLA flags
+    row = measure_step(train_workload(state, batch, strategy), ...)  # one results row
 
-and the tables: `markdown_table(rows, columns)`, `compare(runs)`. Pure functions of
-their inputs except the timings themselves; no I/O.
+A benchmark run (experiments/benchmark.py wires in the case studies): `check_plan`,
+`start_results`, then a `step_row` per case x strategy x batch and a `pipeline_row`
+per input pipeline, `save_results` (results.json and results.md) after each;
+`load_results` and `compare_results` line up runs from several machines. The
+tables: `markdown_table(rows, columns)`, `compare(runs)`. Pure functions of their
+inputs except the timings themselves and the results files' reading and writing.
 """
 
 from __future__ import annotations
 
+import copy
+import dataclasses
+import json
 import os
 import platform
+import re
 import socket
 import time
+from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxdl.config import ConfigError
+from jaxdl.data.sources import DataError
+from jaxdl.workdir import write_json
+
+RESULTS_VERSION = 1
+HOST_DEVICES_FLAG = "--xla_force_host_platform_device_count"
+
+
+def force_host_devices(count: int) -> None:
+    """Asks XLA for `count` CPU devices (before JAX starts its backends), unless
+    XLA_FLAGS already sets a count; 0 leaves XLA_FLAGS as it is."""
+    flags = os.environ.get("XLA_FLAGS", "")
+    if count and HOST_DEVICES_FLAG not in flags:
+        os.environ["XLA_FLAGS"] = f"{flags} {HOST_DEVICES_FLAG}={count}".strip()
 
 
 def time_call(fn: Callable[[], Any], *, repeats: int = 15, warmup: int = 2) -> dict:
@@ -176,6 +201,132 @@ def _cpu_model() -> str:
     return platform.processor()
 
 
+# -- training steps -----------------------------------------------------------------
+@dataclasses.dataclass
+class Workload:
+    """One compiled step to time: `out = fn(*args)`, then `args = advance(out, args)`.
+
+    fn: a jax.jit / jax.pmap function, not yet compiled. examples: examples one
+    call processes (the global batch). loop_trips: the trip count of the step's
+    loops (all equal) when it has any, else 0; `unrolled(u)` then rebuilds the
+    workload with its loop bodies unrolled u times (for FLOP counts; `unroll`: the
+    unroll this one was built with).
+    """
+
+    fn: Callable
+    args: tuple
+    advance: Callable
+    examples: int
+    loop_trips: int = 0
+    unroll: int = 1
+    unrolled: Callable | None = None
+
+
+def train_workload(state, batch: dict, strategy, **loops) -> Workload:
+    """A `jaxdl.train.steps.train_step` of `state` on `batch` (numpy arrays with the
+    global batch as leading axis) under `strategy` (a jaxdl.train.parallel.Strategy),
+    rng key 0; `loops`: Workload's loop_trips, unroll and unrolled."""
+    from jaxdl.train.steps import train_step
+    fn = strategy.compile_train_step(train_step)
+    args = (strategy.replicate(state), strategy.shard_batch(batch), jax.random.key(0))
+    return Workload(fn, args, lambda out, a: (out[0],) + a[1:], len(batch["inputs"]),
+                    **loops)
+
+
+def map_workload(fn: Callable, shared, batch: dict, strategy, examples: int) -> Workload:
+    """`fn(shared, batch) -> batch` (each example on its own, e.g. an optimiser step
+    of per-example pixels) under `strategy`'s `compile_map`, `batch` donated: each
+    call's output is the next call's batch. shared: replicated pytree; batch: numpy
+    pytree with the global batch as leading axis; examples: the batch's examples."""
+    fn = strategy.compile_map(fn, donate_argnums=(1,))
+    args = (strategy.replicate(shared), strategy.shard_batch(batch))
+    return Workload(fn, args, lambda out, a: (a[0], out), examples)
+
+
+def measure_step(workload: Workload, *, warmup: int, repeats: int, devices: int,
+                 peak: float, platform: str) -> dict:
+    """Compiles, costs and times one workload: the figures of one results row.
+
+    devices: devices the step runs on (its per-device FLOPs count that many
+    times); peak: one device's matmul FLOP/s (once for all of them on "cpu", whose
+    forced devices share the host's cores). Times in ms, FLOPs in GFLOP per step
+    and GFLOP/s, memory in MiB ("_mb"; None where the backend reports none).
+    """
+    compiled, info = compile_stats(workload.fn, *workload.args)
+    flops, note = info["flops"], None
+    if flops is not None and workload.loop_trips and workload.unrolled is not None:
+        u = workload.unroll
+        if workload.loop_trips % (2 * u) == 0:
+            twice = workload.unrolled(2 * u)
+            _, info2 = compile_stats(twice.fn, *twice.args)
+            flops = loop_flops(flops, info2["flops"], unroll=u,
+                               trip_count=workload.loop_trips)
+            note = f"loops counted x{workload.loop_trips}"
+        else:
+            note = "loop bodies counted once"
+    args = workload.args
+
+    def call():
+        nonlocal args
+        out = compiled(*args)
+        args = workload.advance(out, args)
+        return out
+
+    t = time_call(call, repeats=repeats, warmup=warmup)
+    step_flops = None if flops is None else flops * devices  # per-device program x devices
+    # Forced CPU "devices" share the host's cores: the peak is the host's, once.
+    available = peak * (1 if platform == "cpu" else devices)
+    achieved = None if step_flops is None else step_flops / t["median"]
+    return {
+        "compile_s": round(info["compile_seconds"], 3),
+        "step_ms": round(t["median"] * 1e3, 3),
+        "step_ms_p10": round(t["p10"] * 1e3, 3),
+        "step_ms_p90": round(t["p90"] * 1e3, 3),
+        "spread_pct": round(100 * (t["p90"] - t["p10"]) / t["median"], 1),
+        "examples_per_s": round(workload.examples / t["median"], 1),
+        "gflop_per_step": None if step_flops is None else round(step_flops / 1e9, 4),
+        "gflops": None if achieved is None else round(achieved / 1e9, 2),
+        "peak_fraction": None if achieved is None else round(achieved / available, 4),
+        "flops_note": note,
+        "program_memory_mb": _mb(info["memory_bytes"]),
+        "device_peak_memory_mb": _mb(peak_memory_bytes()),
+        "repeats": repeats,
+    }
+
+
+def _mb(n: int | None) -> float | None:
+    return None if n is None else round(n / 2 ** 20, 1)
+
+
+def vmap_vs_sequential(step: Callable, init: Callable, keys, batch, *,
+                       repeats: int = 15) -> dict:
+    """Step times of K independent models: `step(state, batch, rng)` vmapped over a
+    fold axis in one program, against K jitted steps one after another.
+
+    init(key) -> one model's state; keys: [K] PRNG keys (each model's init key and
+    step rng); batch: a pytree of arrays [K, ...], fold i's batch at [i]. Returns
+    {"vmap_ms", "sequential_ms"} (each {"median", "p10", "p90"} in ms),
+    "vmap_over_sequential" (the ratio of the medians) and
+    "grouped_convolutions_in_vmapped_program" (convolutions of the vmapped
+    program with a feature or batch group count: per-fold kernels, grouped).
+    """
+    k = len(keys)
+    vstep = jax.jit(jax.vmap(step))
+    states = jax.vmap(init)(keys)
+    sstep = jax.jit(step)
+    singles = [init(keys[i]) for i in range(k)]
+    per_fold = [jax.tree.map(lambda x, i=i: x[i], batch) for i in range(k)]
+    vmapped = time_call(lambda: vstep(states, batch, keys), repeats=repeats)
+    sequential = time_call(lambda: [sstep(singles[i], per_fold[i], keys[i])
+                                    for i in range(k)], repeats=repeats)
+    hlo = vstep.lower(states, batch, keys).compile().as_text()
+    ms = lambda t: {key: round(t[key] * 1e3, 1) for key in ("median", "p10", "p90")}
+    return {"vmap_ms": ms(vmapped), "sequential_ms": ms(sequential),
+            "vmap_over_sequential": round(vmapped["median"] / sequential["median"], 2),
+            "grouped_convolutions_in_vmapped_program": len(re.findall(
+                r"feature_group_count=\d+|batch_group_count=\d+", hlo))}
+
+
 # -- tables -------------------------------------------------------------------------
 def markdown_table(rows: Sequence[dict], columns: Sequence[tuple[str, str]]) -> str:
     """A markdown table of `rows` with `columns` ((header, key), ...); missing or
@@ -219,3 +370,155 @@ def compare(runs: Sequence[tuple[str, Sequence[dict]]], *, key: Sequence[str],
                                       else (ref / v if lower_is_better else v / ref))
         out.append(row)
     return headers, out
+
+
+# -- a benchmark run: its plan, rows and results files -------------------------------
+def check_plan(cases: Sequence[str], strategies: Sequence[str],
+               known_cases: Sequence[str]) -> None:
+    """Raises ConfigError, naming the choices, unless every case is one of
+    `known_cases` and every strategy one of jaxdl.train.parallel.STRATEGIES."""
+    from jaxdl.train.parallel import STRATEGIES
+    unknown = [c for c in cases if c not in known_cases]
+    bad = [s for s in strategies if s not in STRATEGIES]
+    if unknown or bad:
+        raise ConfigError(
+            f"unknown {'cases ' + str(unknown) if unknown else 'strategies ' + str(bad)}; "
+            f"cases: {', '.join(known_cases)}; strategies: {', '.join(STRATEGIES)}")
+
+
+def with_data(config, data_dir: str, **fields):
+    """A copy of an experiment's `config` reading its data from `data_dir` (unless
+    empty), with `fields` of its data group set (e.g. smaller splits)."""
+    config = copy.deepcopy(config)
+    if data_dir:
+        config.data.data_dir = data_dir
+    for k, v in fields.items():
+        setattr(config.data, k, v)
+    return config
+
+
+def start_results(config: dict, matmul_size: int | None = None) -> dict:
+    """A results dict with no rows yet: {"version", "environment" (`environment()`),
+    "matmul_peak" (`matmul_peak(matmul_size)`, measured now), "config", and empty
+    "steps" (`measure_step` rows), "pipelines" (`pipeline_row` rows), "skipped"}."""
+    return {"version": RESULTS_VERSION, "environment": environment(),
+            "matmul_peak": matmul_peak(matmul_size), "config": config, "steps": [],
+            "pipelines": [], "skipped": []}
+
+
+def step_row(case: str, strategy, batch: int, make_workload: Callable[[], Workload], *,
+             warmup: int, repeats: int, peak: float, platform: str) -> dict:
+    """The results row of `case`'s step under `strategy` (a Strategy) at global batch
+    `batch`: {"case", "strategy", "devices", "batch"} and `measure_step`'s figures
+    for `make_workload()`; where the batch does not split over the strategy's
+    devices, a "reason" instead (a row of results["skipped"]; nothing is built)."""
+    devices = strategy.num_devices
+    row = {"case": case, "strategy": strategy.name, "devices": devices, "batch": batch}
+    if batch % devices:
+        return dict(row, reason=f"batch {batch} does not split over {devices} devices")
+    return dict(row, **measure_step(make_workload(), warmup=warmup, repeats=repeats,
+                                    devices=devices, peak=peak, platform=platform))
+
+
+def pipeline_row(case: str, batch: int, measured: dict, steps: Sequence[dict]) -> dict:
+    """An input pipeline's results row: `measured` (from `iterator_throughput`) as
+    examples/s and ms per batch and, where `steps` holds the case's "single" row
+    at this batch, that step's examples/s and the pipeline's over it ("ratio")."""
+    row = {"case": case, "batch": batch,
+           "examples_per_s": round(measured["examples_per_second"], 1),
+           "ms_per_batch": round(measured["seconds_per_batch"] * 1e3, 2)}
+    single = [r for r in steps if r["case"] == case and r["batch"] == batch
+              and r["strategy"] == "single"]
+    if single:
+        step = single[0]["examples_per_s"]
+        row["step_examples_per_s"] = step
+        row["ratio"] = round(measured["examples_per_second"] / step, 2)
+    return row
+
+
+STEP_COLUMNS = (("case", "case"), ("strategy", "strategy"), ("devices", "devices"),
+                ("batch", "batch"), ("compile s", "compile_s"), ("step ms", "step_ms"),
+                ("p10-p90 ms", "p10_p90"), ("examples/s", "examples_per_s"),
+                ("GFLOP/step", "gflop_per_step"), ("GFLOP/s", "gflops"),
+                ("of peak", "peak_pct"), ("program MB", "program_memory_mb"),
+                ("device peak MB", "device_peak_memory_mb"))
+PIPELINE_COLUMNS = (("case", "case"), ("batch", "batch"),
+                    ("pipeline examples/s", "examples_per_s"),
+                    ("step examples/s", "step_examples_per_s"),
+                    ("pipeline / step", "ratio"), ("note", "note"))
+
+
+def results_markdown(results: dict) -> str:
+    """The results as markdown: where, the steps table, the pipelines table."""
+    env, peak = results["environment"], results["matmul_peak"]
+    rows = []
+    for r in results["steps"]:
+        r = dict(r, p10_p90=f"{r['step_ms_p10']}-{r['step_ms_p90']}")
+        if r.get("peak_fraction") is not None:
+            r["peak_pct"] = f"{100 * r['peak_fraction']:.1f}%"
+        rows.append(r)
+    v = env["versions"]
+    lines = [f"{env['device_kind']} x {env['device_count']} ({env['platform']}; "
+             f"{env['host']['processor']}, {env['host']['cpu_count']} CPUs); jax "
+             f"{v['jax']}, jaxlib {v['jaxlib']}, flax {v['flax']}; XLA_FLAGS="
+             f"'{env['xla_flags']}'",
+             f"matmul peak: {peak['flops_per_second'] / 1e9:.1f} GFLOP/s ({peak['dtype']}, "
+             f"n={peak['n']})", "", markdown_table(rows, STEP_COLUMNS)]
+    notes = sorted({r["flops_note"] for r in results["steps"] if r.get("flops_note")})
+    if notes:
+        lines += ["", "FLOPs: " + "; ".join(notes) + "."]
+    if results["skipped"]:
+        lines += ["", "Skipped: " + "; ".join(f"{s['case']} {s['strategy']} batch "
+                                                f"{s['batch']} ({s['reason']})"
+                                                for s in results["skipped"])]
+    if results["pipelines"]:
+        lines += ["", markdown_table(results["pipelines"], PIPELINE_COLUMNS)]
+    return "\n".join(lines)
+
+
+def save_results(workdir: str | os.PathLike, results: dict) -> None:
+    """Writes workdir/results.json (atomically) and workdir/results.md."""
+    workdir = Path(workdir)
+    write_json(workdir / "results.json", results)
+    (workdir / "results.md").write_text(results_markdown(results) + "\n")
+
+
+def load_results(path: str | os.PathLike) -> dict:
+    """A results.json written by the benchmark (DataError if it is not one)."""
+    path = Path(path)
+    try:
+        results = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise DataError(f"{path}: not JSON ({e})") from None
+    if not isinstance(results, dict) or not {"environment", "steps"} <= set(results):
+        raise DataError(f"{path}: not a results.json of experiments.benchmark "
+                        "(no 'environment' and 'steps')")
+    return results
+
+
+def run_name(results: dict, path: str) -> str:
+    """A run's name in comparisons: "<device kind> x<count> (<its file's folder>)"."""
+    env = results["environment"]
+    return f"{env['device_kind']} x{env['device_count']} ({Path(path).parent.name or path})"
+
+
+def compare_results(paths: Sequence[str], value: str = "step_ms") -> str:
+    """A markdown table lining up the results files' `value` per case, strategy and
+    batch, with each run's speedup over the first's ("2.00x": twice as fast)."""
+    if len(paths) < 2:
+        raise ConfigError("compare needs at least two results.json files")
+    loaded = [load_results(p) for p in paths]
+    names = [run_name(r, p) for r, p in zip(loaded, paths)]
+    if len(set(names)) < len(names):
+        names = [f"{n} #{i + 1}" for i, n in enumerate(names)]
+    headers, rows = compare([(n, r["steps"]) for n, r in zip(names, loaded)],
+                            key=("case", "strategy", "batch"), value=value,
+                            lower_is_better=value in ("step_ms", "compile_s"))
+    for row in rows:
+        for h in headers:
+            if h.startswith("speedup") and row[h] is not None:
+                row[h] = f"{row[h]:.2f}x"
+    lines = [f"{value} per case, strategy and batch; speedup: how many times faster than "
+             f"{names[0]}", "",
+             markdown_table(rows, [(h, h) for h in headers])]
+    return "\n".join(lines)

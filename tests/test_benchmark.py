@@ -2,13 +2,17 @@
 them up, and the measuring helpers compute what they say (timings not asserted)."""
 
 import json
+import os
 
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
 import pytest
 
 from experiments.benchmark import kfold_step
 from jaxdl import benchmarking
+from jaxdl.config import ConfigError
+from jaxdl.data.sources import DataError
 from tests.conftest import last_json_line, run_python
 
 CASES = ("day_night", "face_verification", "style_transfer", "trigger_word")
@@ -64,6 +68,154 @@ def test_compare_lines_up_runs_with_speedups():
     table = benchmarking.markdown_table(rows, [(h, h) for h in headers])
     assert table.splitlines()[0] == "| case | strategy | batch | cpu | gpu | speedup gpu |"
     assert table.splitlines()[3] == "| y | pmap | 8 | 4.0 | - | - |"
+
+
+def test_measure_step_counts_flops_and_loops():
+    import jax
+    a, b = jnp.ones((256, 256)), jnp.ones((256, 256))
+    matmul = benchmarking.Workload(jax.jit(jnp.matmul), (a, b), lambda out, args: args,
+                                   examples=256)
+    row = benchmarking.measure_step(matmul, warmup=1, repeats=2, devices=2, peak=1e9,
+                                    platform="cpu")
+    assert row["gflop_per_step"] == pytest.approx(2 * 2 * 256 ** 3 / 1e9, abs=1e-4)
+    assert row["flops_note"] is None and row["repeats"] == 2
+    assert row["peak_fraction"] == pytest.approx(row["gflops"], abs=0.01)  # peak 1 GFLOP/s
+    assert 0 < row["step_ms_p10"] <= row["step_ms"] <= row["step_ms_p90"]
+
+    def scanned(trips, unroll):
+        fn = jax.jit(lambda x, w: jax.lax.scan(lambda c, _: (c @ w, None), x, None,
+                                               length=trips, unroll=unroll)[0])
+        return benchmarking.Workload(fn, (jnp.ones((64, 256)), jnp.ones((256, 256))),
+                                     lambda out, args: args, 64, loop_trips=trips,
+                                     unroll=unroll, unrolled=lambda u: scanned(trips, u))
+    row = benchmarking.measure_step(scanned(8, 1), warmup=0, repeats=1, devices=1,
+                                    peak=1e9, platform="cpu")
+    assert row["flops_note"] == "loops counted x8"
+    assert row["gflop_per_step"] == pytest.approx(8 * 2 * 64 * 256 * 256 / 1e9, rel=0.01)
+    row = benchmarking.measure_step(scanned(5, 1), warmup=0, repeats=1, devices=1,
+                                    peak=1e9, platform="cpu")
+    assert row["flops_note"] == "loop bodies counted once"
+    assert row["gflop_per_step"] == pytest.approx(2 * 64 * 256 * 256 / 1e9, rel=0.01)
+
+
+def test_step_row_skips_a_batch_that_does_not_split():
+    class Strategy:
+        name, num_devices = "pmap", 2
+
+    def never():
+        raise AssertionError("a skipped row builds no workload")
+    row = benchmarking.step_row("x", Strategy(), 3, never, warmup=1, repeats=1, peak=1.0,
+                                platform="cpu")
+    assert row == {"case": "x", "strategy": "pmap", "devices": 2, "batch": 3,
+                   "reason": "batch 3 does not split over 2 devices"}
+
+
+def test_pipeline_row_sets_the_pipeline_against_the_single_step():
+    steps = [{"case": "x", "strategy": "pmap", "batch": 8, "examples_per_s": 1.0},
+             {"case": "x", "strategy": "single", "batch": 8, "examples_per_s": 400.0},
+             {"case": "x", "strategy": "single", "batch": 4, "examples_per_s": 2.0}]
+    measured = {"examples_per_second": 100.04, "seconds_per_batch": 0.08, "batches": 4}
+    assert benchmarking.pipeline_row("x", 8, measured, steps) == {
+        "case": "x", "batch": 8, "examples_per_s": 100.0, "ms_per_batch": 80.0,
+        "step_examples_per_s": 400.0, "ratio": 0.25}
+    assert benchmarking.pipeline_row("y", 8, measured, steps) == {
+        "case": "y", "batch": 8, "examples_per_s": 100.0, "ms_per_batch": 80.0}
+
+
+def test_check_plan_names_the_choices():
+    benchmarking.check_plan(["a"], ["single", "pmap"], ("a", "b"))
+    with pytest.raises(ConfigError, match=r"unknown cases \['c'\]; cases: a, b; strategies: "
+                                          r"single, pmap, shard_map"):
+        benchmarking.check_plan(["a", "c"], ["single"], ("a", "b"))
+    with pytest.raises(ConfigError, match=r"unknown strategies \['vmap'\]"):
+        benchmarking.check_plan(["a"], ["vmap"], ("a", "b"))
+
+
+def test_with_data_copies_the_config():
+    config = ml_collections.ConfigDict({"data": {"data_dir": "old", "size": 10}})
+    new = benchmarking.with_data(config, "new", size=3)
+    assert (new.data.data_dir, new.data.size) == ("new", 3)
+    assert (config.data.data_dir, config.data.size) == ("old", 10)
+    assert benchmarking.with_data(config, "").data.data_dir == "old"
+
+
+def test_force_host_devices_keeps_a_count_already_set(monkeypatch):
+    monkeypatch.setenv("XLA_FLAGS", "--xla_dump_to=/tmp/x")
+    benchmarking.force_host_devices(4)
+    assert os.environ["XLA_FLAGS"] == ("--xla_dump_to=/tmp/x "
+                                       "--xla_force_host_platform_device_count=4")
+    benchmarking.force_host_devices(2)
+    assert os.environ["XLA_FLAGS"].endswith("count=4")
+    monkeypatch.delenv("XLA_FLAGS")
+    benchmarking.force_host_devices(0)
+    assert "XLA_FLAGS" not in os.environ
+
+
+TINY_RESULTS = {
+    "environment": {"device_kind": "cpu", "device_count": 2, "platform": "cpu",
+                    "host": {"processor": "Xeon", "cpu_count": 2}, "xla_flags": "--f",
+                    "versions": {"jax": "1", "jaxlib": "2", "flax": "3"}},
+    "matmul_peak": {"flops_per_second": 5e10, "dtype": "float32", "n": 512},
+    "steps": [{"case": "a", "strategy": "single", "devices": 1, "batch": 8,
+               "compile_s": 1.5, "step_ms": 2.0, "step_ms_p10": 1.9, "step_ms_p90": 2.2,
+               "examples_per_s": 4000.0, "gflop_per_step": 0.1, "gflops": 50.0,
+               "peak_fraction": 0.25, "flops_note": "loops counted x4",
+               "program_memory_mb": 3.0, "device_peak_memory_mb": None}],
+    "skipped": [{"case": "a", "strategy": "pmap", "devices": 2, "batch": 3,
+                 "reason": "batch 3 does not split over 2 devices"}],
+    "pipelines": [{"case": "a", "batch": 8, "examples_per_s": 2000.0, "ms_per_batch": 4.0,
+                   "step_examples_per_s": 4000.0, "ratio": 0.5},
+                  {"case": "b", "batch": 1, "note": "none"}]}
+
+
+def test_results_markdown_of_a_tiny_run():
+    assert benchmarking.results_markdown(TINY_RESULTS).splitlines() == [
+        "cpu x 2 (cpu; Xeon, 2 CPUs); jax 1, jaxlib 2, flax 3; XLA_FLAGS='--f'",
+        "matmul peak: 50.0 GFLOP/s (float32, n=512)",
+        "",
+        "| case | strategy | devices | batch | compile s | step ms | p10-p90 ms | examples/s "
+        "| GFLOP/step | GFLOP/s | of peak | program MB | device peak MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| a | single | 1 | 8 | 1.5 | 2.0 | 1.9-2.2 | 4000.0 | 0.1 | 50.0 | 25.0% | 3.0 | - |",
+        "",
+        "FLOPs: loops counted x4.",
+        "",
+        "Skipped: a pmap batch 3 (batch 3 does not split over 2 devices)",
+        "",
+        "| case | batch | pipeline examples/s | step examples/s | pipeline / step | note |",
+        "|---|---|---|---|---|---|",
+        "| a | 8 | 2000.0 | 4000.0 | 0.5 | - |",
+        "| b | 1 | - | - | - | none |"]
+
+
+def test_save_and_compare_tiny_results_files(tmp_path):
+    gpu = dict(TINY_RESULTS, environment=dict(TINY_RESULTS["environment"],
+                                              device_kind="gpu", device_count=1),
+               steps=[dict(TINY_RESULTS["steps"][0], step_ms=0.5),
+                      dict(TINY_RESULTS["steps"][0], case="b", step_ms=1.0)])
+    for name, results in (("a", TINY_RESULTS), ("b", gpu)):
+        benchmarking.save_results(tmp_path / name, results)
+    assert benchmarking.load_results(tmp_path / "a" / "results.json") == TINY_RESULTS
+    assert ((tmp_path / "b" / "results.md").read_text()
+            == benchmarking.results_markdown(gpu) + "\n")
+    paths = [str(tmp_path / n / "results.json") for n in ("a", "b")]
+    assert benchmarking.compare_results(paths).splitlines() == [
+        "step_ms per case, strategy and batch; speedup: how many times faster than "
+        "cpu x2 (a)",
+        "",
+        "| case | strategy | batch | cpu x2 (a) | gpu x1 (b) | speedup gpu x1 (b) |",
+        "|---|---|---|---|---|---|",
+        "| a | single | 8 | 2.0 | 0.5 | 4.00x |",
+        "| b | single | 8 | - | 1.0 | - |"]
+    same = benchmarking.compare_results([paths[0], paths[0]], "examples_per_s")
+    assert same.splitlines()[2] == ("| case | strategy | batch | cpu x2 (a) #1 | "
+                                    "cpu x2 (a) #2 | speedup cpu x2 (a) #2 |")
+    assert same.splitlines()[4] == "| a | single | 8 | 4000.0 | 4000.0 | 1.00x |"
+    with pytest.raises(ConfigError):
+        benchmarking.compare_results(paths[:1])
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(DataError, match="not JSON"):
+        benchmarking.load_results(tmp_path / "bad.json")
 
 
 def test_kfold_benchmark_is_well_formed():
