@@ -219,7 +219,7 @@ def make_plots(workdir: Path, data, labels, probs, test, config) -> None:
 
 
 # -- predict ------------------------------------------------------------------
-def predict(workdir: str | Path, paths: list[str], *, out=sys.stdout) -> int:
+def predict(workdir: str | Path, paths: list[str], *, out=None) -> int:
     """Prints one JSON line per image; returns the exit code (1 if every file failed)."""
     run = load_finished_run(workdir, create_state)
     config, state = run.config, run.state

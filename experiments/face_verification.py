@@ -205,7 +205,7 @@ def load_encoder(workdir: str | Path):
     return run.config, run.state, face_example(norm["mean"], norm["std"]), threshold
 
 
-def verify(workdir, a: str, b: str, *, out=sys.stdout) -> int:
+def verify(workdir, a: str, b: str, *, out=None) -> int:
     config, state, transform, threshold = load_encoder(workdir)
     emb, good, errors = embed_files(config, state, transform, [a, b])
     if errors:
@@ -216,7 +216,7 @@ def verify(workdir, a: str, b: str, *, out=sys.stdout) -> int:
     return 0
 
 
-def identify(workdir, gallery: str, probes: list[str], *, out=sys.stdout) -> int:
+def identify(workdir, gallery: str, probes: list[str], *, out=None) -> int:
     config, state, transform, threshold = load_encoder(workdir)
     folder = images.ImageFolder(gallery, size=config.data.image_size)
     gallery_emb = embed_pictures(config, state, transform, folder.images)
@@ -231,7 +231,7 @@ def identify(workdir, gallery: str, probes: list[str], *, out=sys.stdout) -> int
     return 1 if probes and not good else 0
 
 
-def cluster(workdir, folder: str, k: int, *, out=sys.stdout) -> int:
+def cluster(workdir, folder: str, k: int, *, out=None) -> int:
     config, state, transform, _ = load_encoder(workdir)
     emb, good, errors = embed_files(config, state, transform, image_files(folder))
     for path, err in errors:

@@ -222,7 +222,7 @@ def make_plots(workdir: Path, config, source, maker: generator.BatchMaker, pred:
 
 
 def detect(workdir: str | Path, paths: list[str], *, chime_dir: str | None = None,
-           out=sys.stdout) -> int:
+           out=None) -> int:
     """Prints one JSON line per file; returns the exit code (1 if every file failed)."""
     run = load_finished_run(workdir, create_state)
     config, e = run.config, run.config.eval

@@ -51,6 +51,14 @@ def run(main: Callable[[Sequence[str] | None], int],
                         datefmt="%H:%M:%S", force=True)
     for noisy in ("absl", "jax._src.xla_bridge", "orbax"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    return call(main, argv)
+
+
+def call(main: Callable[[Sequence[str] | None], int],
+         argv: Sequence[str] | None = None) -> int:
+    """main(argv)'s exit code, a UserError turned into `error: <message>` on stderr and
+    its exit code: what `python -m experiments.NAME ARGS` does, in this process
+    (leaving logging as it is)."""
     try:
         return main(argv)
     except UserError as e:

@@ -27,6 +27,27 @@ def run_python(args, *, devices: int | None = None, timeout: int = 300, env=None
     return proc
 
 
+def run_cli(args, *, check: bool = False, **_) -> subprocess.CompletedProcess:
+    """`python -m MODULE ARGS...` (args = ["-m", MODULE, ...]) run in this process
+    through `jaxdl.cli.call`, the command line's own error handling: no interpreter
+    start or imports, and compiled functions shared with the other tests. Returns
+    a CompletedProcess with the exit code, stdout and stderr (logging is left to
+    pytest)."""
+    import contextlib
+    import importlib
+    import io
+    from jaxdl import cli
+    assert args[0] == "-m", args
+    main = importlib.import_module(args[1]).main
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = cli.call(main, [str(a) for a in args[2:]])
+    proc = subprocess.CompletedProcess(args, code, out.getvalue(), err.getvalue())
+    if check and code != 0:
+        raise AssertionError(f"exit {code}\n{proc.stderr[-3000:]}")
+    return proc
+
+
 def read_png(path):
     """The PNG at ``path`` as a uint8 [H, W, 3] array, after basic sanity checks."""
     from PIL import Image

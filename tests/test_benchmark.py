@@ -218,6 +218,7 @@ def test_save_and_compare_tiny_results_files(tmp_path):
         benchmarking.load_results(tmp_path / "bad.json")
 
 
+@pytest.mark.slow
 def test_kfold_benchmark_is_well_formed():
     out = kfold_step(k=2, batch_size=4, image_size=16, repeats=2)
     assert out["k"] == 2 and out["backend"] == "cpu"
@@ -244,6 +245,7 @@ def quick_runs(tmp_path_factory):
     return runs
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("devices", [1, 2])
 def test_quick_preset_writes_well_formed_results(quick_runs, devices):
     workdir, proc = quick_runs[devices]
@@ -280,6 +282,7 @@ def test_quick_preset_writes_well_formed_results(quick_runs, devices):
     assert md.count("\n| trigger_word |") == 4  # 3 strategies + its pipeline
 
 
+@pytest.mark.slow
 def test_compare_lines_up_two_result_files(quick_runs):
     one, two = (str(quick_runs[d][0] / "results.json") for d in (1, 2))
     proc = run_python(["-m", "experiments.benchmark", "compare", one, two], check=True)

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import REPO, run_python
+from conftest import REPO, run_cli, run_python
 
 QUICK = ["-m", "experiments.day_night", "--config", "configs/day_night.py:quick",
          "--no-progress"]
@@ -27,7 +27,8 @@ def quick_run(workdir, tfds_dir, *extra, **kw):
 @pytest.fixture(scope="module")
 def finished_run(tmp_path_factory, tfds_dir):
     workdir = tmp_path_factory.mktemp("run")
-    quick_run(workdir, tfds_dir, check=True)
+    run_cli([*QUICK, "--workdir", str(workdir), f"--config.data.data_dir={tfds_dir}"],
+            check=True)
     return workdir
 
 
@@ -54,6 +55,7 @@ def test_run_leaves_everything_in_its_workdir(finished_run):
     assert json.loads((finished_run / "config.json").read_text())["seed"] == 0
 
 
+@pytest.mark.slow
 def test_same_seed_same_bits(finished_run, tfds_dir, tmp_path):
     quick_run(tmp_path / "again", tfds_dir, check=True)
     a = json.loads((finished_run / "results.json").read_text())["train"]
@@ -88,6 +90,7 @@ KILL_WHEN = {
 }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("when", sorted(KILL_WHEN))
 def test_sigkill_then_resume_matches_uninterrupted(tfds_dir, tmp_path, when):
     extra = [f"--config.data.data_dir={tfds_dir}", "--config.train.epochs=5",
@@ -123,6 +126,7 @@ def test_sigkill_then_resume_matches_uninterrupted(tfds_dir, tmp_path, when):
     assert steps == list(range(1, 61)) and killed_at < 60
 
 
+@pytest.mark.slow
 def test_early_stopping_follows_the_logged_validation(tfds_dir, tmp_path):
     workdir = tmp_path / "w"
     quick_run(workdir, tfds_dir, "--config.train.epochs=8",
@@ -155,6 +159,7 @@ def test_early_stopping_follows_the_logged_validation(tfds_dir, tmp_path):
         assert results["stopped_early"] and results["steps"] == stop_step < 8 * 12
 
 
+@pytest.mark.slow
 def test_two_processes_run_the_experiment(tfds_dir, tmp_path):
     import socket
     with socket.socket() as s:
@@ -196,8 +201,8 @@ def test_predict_prints_a_line_per_image_and_survives_bad_files(finished_run, tm
         paths.append(str(p))
     (tmp_path / "broken.jpg").write_bytes(b"\xff\xd8 definitely not a jpeg")
     paths.append(str(tmp_path / "broken.jpg"))
-    proc = run_python(["-m", "experiments.day_night", "predict", "--workdir",
-                       str(finished_run), *paths])
+    proc = run_cli(["-m", "experiments.day_night", "predict", "--workdir",
+                    str(finished_run), *paths])
     assert proc.returncode == 0, proc.stderr[-2000:]
     lines = [json.loads(l) for l in proc.stdout.splitlines() if l.startswith("{")]
     assert [l["path"] for l in lines] == paths
@@ -205,8 +210,8 @@ def test_predict_prints_a_line_per_image_and_survives_bad_files(finished_run, tm
         assert line["label"] in ("day", "night") and 0.0 <= line["p_night"] <= 1.0
         assert (line["label"] == "night") == (line["p_night"] > 0.5)
     assert "broken.jpg" in lines[4]["error"]
-    only_bad = run_python(["-m", "experiments.day_night", "predict", "--workdir",
-                           str(finished_run), str(tmp_path / "broken.jpg")])
+    only_bad = run_cli(["-m", "experiments.day_night", "predict", "--workdir",
+                        str(finished_run), str(tmp_path / "broken.jpg")])
     assert only_bad.returncode != 0
 
 
@@ -235,6 +240,7 @@ def _write_folder(root: Path, n_per_class: int, seed: int = 0):
         counts[label] += 1
 
 
+@pytest.mark.slow
 def test_image_folder_with_a_corrupt_file_trains_on_the_others(tmp_path):
     folder = tmp_path / "images"
     _write_folder(folder, 40)
@@ -249,6 +255,7 @@ def test_image_folder_with_a_corrupt_file_trains_on_the_others(tmp_path):
     assert "corrupt.png" in proc.stderr
 
 
+@pytest.mark.slow
 def test_a_prepared_tfds_dataset_by_name(tfds_dir, tmp_path):
     # Any prepared TFDS dataset is read from its files by name, here the generated one.
     quick_run(tmp_path / "w", tfds_dir, "--config.data.source=tfds",
@@ -262,9 +269,9 @@ def test_a_prepared_tfds_dataset_by_name(tfds_dir, tmp_path):
 
 
 def test_a_tfds_dataset_that_is_not_prepared_is_a_clear_error(tmp_path):
-    proc = run_python([*QUICK, "--workdir", str(tmp_path / "w"), "--config.data.source=tfds",
-                       "--config.data.tfds_name=mnist",
-                       f"--config.data.data_dir={tmp_path / 'empty'}"])
+    proc = run_cli([*QUICK, "--workdir", str(tmp_path / "w"), "--config.data.source=tfds",
+                    "--config.data.tfds_name=mnist",
+                    f"--config.data.data_dir={tmp_path / 'empty'}"])
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
     assert "'mnist' is not prepared" in last and "tfds build mnist" in last
@@ -273,9 +280,9 @@ def test_a_tfds_dataset_that_is_not_prepared_is_a_clear_error(tmp_path):
 def test_empty_image_folder_is_a_clear_error(tmp_path):
     (tmp_path / "images" / "day").mkdir(parents=True)
     (tmp_path / "images" / "night").mkdir(parents=True)
-    proc = run_python([*QUICK, "--workdir", str(tmp_path / "w"),
-                       "--config.data.source=folder",
-                       f"--config.data.folder={tmp_path / 'images'}"])
+    proc = run_cli([*QUICK, "--workdir", str(tmp_path / "w"),
+                    "--config.data.source=folder",
+                    f"--config.data.folder={tmp_path / 'images'}"])
     assert proc.returncode != 0
     assert "no readable images" in proc.stderr.splitlines()[-1]
 
@@ -293,12 +300,13 @@ def test_unwritable_workdir_is_a_clear_error(tmp_path):
 def test_workdir_under_a_file_is_a_clear_error(tmp_path):
     # Works as root too: a path below a regular file can never be created.
     (tmp_path / "afile").write_text("x")
-    proc = run_python([*QUICK, "--workdir", str(tmp_path / "afile" / "run")])
+    proc = run_cli([*QUICK, "--workdir", str(tmp_path / "afile" / "run")])
     assert proc.returncode != 0
     last = proc.stderr.strip().splitlines()[-1]
     assert "cannot be written" in last and "afile" in last
 
 
+@pytest.mark.slow
 def test_nan_loss_names_the_step_and_keeps_the_checkpoint(tfds_dir, tmp_path):
     workdir = tmp_path / "w"
     quick_run(workdir, tfds_dir, "--config.train.epochs=1", check=True)
@@ -325,6 +333,7 @@ def test_nan_loss_names_the_step_and_keeps_the_checkpoint(tfds_dir, tmp_path):
     assert params_sha256(state.params) == before["params_sha256"]
 
 
+@pytest.mark.slow
 def test_resuming_with_another_model_is_a_clear_error(tfds_dir, tmp_path):
     workdir = tmp_path / "w"
     quick_run(workdir, tfds_dir, "--config.train.epochs=1", check=True)
@@ -335,6 +344,7 @@ def test_resuming_with_another_model_is_a_clear_error(tfds_dir, tmp_path):
     assert "does not match" in last and "checkpoints" in last
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("protocol", ["kfold", "iterated_kfold"])
 def test_cross_validation_reports_fold_scores(tfds_dir, tmp_path, protocol):
     quick_run(tmp_path / "w", tfds_dir, f"--config.eval.protocol={protocol}",

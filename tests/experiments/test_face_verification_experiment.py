@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import run_python
+from conftest import run_cli
 
 QUICK = ["-m", "experiments.face_verification", "--config",
          "configs/face_verification.py:quick", "--no-progress"]
@@ -17,7 +17,7 @@ QUICK = ["-m", "experiments.face_verification", "--config",
 def face_run(tmp_path_factory):
     root = tmp_path_factory.mktemp("faces")
     workdir = root / "run"
-    run_python([*QUICK, "--workdir", str(workdir),
+    run_cli([*QUICK, "--workdir", str(workdir),
                 f"--config.data.data_dir={root / 'tfds'}"], check=True)
     return workdir
 
@@ -68,14 +68,14 @@ def test_results_have_the_documented_keys(face_run):
 def test_verify_identify_cluster(face_run, face_files):
     root, probes = face_files
     threshold = json.loads((face_run / "results.json").read_text())["verification"]["threshold"]
-    out = run_python(["-m", "experiments.face_verification", "verify", "--workdir",
+    out = run_cli(["-m", "experiments.face_verification", "verify", "--workdir",
                       str(face_run), probes[0], probes[1]], check=True).stdout
     line = json.loads(out.strip().splitlines()[-1])
     assert set(line) == {"distance", "same", "threshold"}
     assert line["threshold"] == pytest.approx(threshold)
     assert line["same"] == (line["distance"] < threshold) and 0 <= line["distance"] <= 2
     broken = str(root / "probes" / "broken.png")
-    out = run_python(["-m", "experiments.face_verification", "identify", "--workdir",
+    out = run_cli(["-m", "experiments.face_verification", "identify", "--workdir",
                       str(face_run), "--gallery", str(root / "gallery"), *probes, broken],
                      check=True).stdout
     lines = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
@@ -84,7 +84,7 @@ def test_verify_identify_cluster(face_run, face_files):
     for l in lines[1:]:
         assert l["identity"] in (None, "person0", "person1", "person2")
         assert (l["identity"] is None) == (l["distance"] >= threshold)
-    out = run_python(["-m", "experiments.face_verification", "cluster", "--workdir",
+    out = run_cli(["-m", "experiments.face_verification", "cluster", "--workdir",
                       str(face_run), str(root / "probes"), "--k", "3"], check=True).stdout
     lines = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
     clustered = [l for l in lines if "cluster" in l]
@@ -128,7 +128,8 @@ def test_folder_people_are_dealt_into_disjoint_splits(face_files, tmp_path):
 def test_flip_averaged_embedding_is_mirror_invariant():
     """With flip averaging a face and its mirror image get the same unit embedding;
     without it they do not (the encoder is not symmetric by construction)."""
-    from experiments.face_verification import create_state, encode_step
+    from experiments.face_verification import create_state
+    from jaxdl.tasks.faces.inference import encode_step
     from jaxdl.config import load_config
     config = load_config("configs/face_verification.py:quick")
     state = create_state(config, jax.random.key(0), 1)

@@ -14,8 +14,11 @@ import pytest
 from conftest import REPO, last_json_line, run_python
 
 
-@pytest.mark.parametrize("devices,objective", [(1, "bn"), (2, "bn"), (4, "bn"),
-                                               (4, "global")])
+# 2 devices in the fast tier; 1 and 4 (and the global objective) in the slow one.
+@pytest.mark.parametrize("devices,objective", [
+    pytest.param(1, "bn", marks=pytest.mark.slow), (2, "bn"),
+    pytest.param(4, "bn", marks=pytest.mark.slow),
+    pytest.param(4, "global", marks=pytest.mark.slow)])
 def test_strategies_agree(devices, objective):
     """objective "global": a batch-level loss over all pairs, gathered across devices."""
     proc = run_python(["tests/scripts/parallel_equivalence.py", objective],
@@ -42,6 +45,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("strategy", ["shard_map", "pmap"])
 def test_two_processes_match_one(strategy):
     port = _free_port()
