@@ -85,15 +85,16 @@ def test_empty_cluster_keeps_its_centroid():
 
 
 def test_deterministic():
-    # kmeans is itself jitted (k, iterations, restarts static).
+    # kmeans is itself jitted (k, iterations, restarts static); the defaults and
+    # blobs' shape are test_recovers_separated_blobs', so its compilation is reused.
     x, _ = blobs(5)
     key = jax.random.PRNGKey(7)
-    first = clustering.kmeans(key, x, 4, iterations=10, restarts=4)
-    second = clustering.kmeans(key, x, 4, iterations=10, restarts=4)
+    first = clustering.kmeans(key, x, 4)
+    second = clustering.kmeans(key, x, 4)
     for name in first:
         np.testing.assert_array_equal(first[name], second[name], err_msg=name)
     assert first["centroids"].shape == (4, 2)
-    other = clustering.kmeans(jax.random.PRNGKey(8), x, 4, iterations=10, restarts=4)
+    other = clustering.kmeans(jax.random.PRNGKey(8), x, 4)
     # Another key may name the clusters differently, but the partition is the same.
     assert float(metrics.adjusted_rand_index(first["assignments"], other["assignments"],
                                              num_classes=4, num_clusters=4)) == 1.0

@@ -3,6 +3,8 @@ vmapped batches, and the experiment end to end on a tiny config."""
 
 from __future__ import annotations
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,6 +16,9 @@ from jaxdl.tasks.style import transfer as st
 from jaxdl.tasks.style import vgg
 
 NARROW = (4, 8, 8, 8, 8)
+# One Adam for all the stylize tests: `st.batched_step` caches its jitted step per
+# (problem, optimiser), so tests with the same image shapes share one compilation.
+ADAM = st.make_optimizer("adam", 0.05)
 
 
 # -- losses on hand-computed cases ------------------------------------------------
@@ -104,7 +109,14 @@ def narrow_vgg():
     return vgg.init_vgg19(0, widths=NARROW, probe_size=32)
 
 
+def _apply(module, params, x):
+    """module.apply, jitted: one compiled program instead of a few dozen eager ops
+    (for speed)."""
+    return jax.jit(module.apply)(params, x)
+
+
 def test_vgg19_layers_and_shapes(narrow_vgg):
+    # Eager on purpose: jit would return the layers sorted by name, not in order.
     acts = vgg.VGG19(widths=NARROW).apply(narrow_vgg, jnp.zeros((2, 32, 32, 3)))
     assert tuple(acts) == vgg.VGG19_LAYERS
     assert len(vgg.VGG19_CONVS) == 16 and len(narrow_vgg["params"]) == 16
@@ -132,8 +144,8 @@ def test_vgg19_stops_at_deepest_requested_layer(narrow_vgg):
 
 def test_vgg19_pooling_and_preprocessing(narrow_vgg):
     x = jax.random.uniform(jax.random.key(0), (1, 8, 8, 3))
-    avg = vgg.VGG19(widths=NARROW, outputs=("pool1",), pooling="avg").apply(narrow_vgg, x)
-    mx = vgg.VGG19(widths=NARROW, outputs=("pool1",), pooling="max").apply(narrow_vgg, x)
+    avg = _apply(vgg.VGG19(widths=NARROW, outputs=("pool1",), pooling="avg"), narrow_vgg, x)
+    mx = _apply(vgg.VGG19(widths=NARROW, outputs=("pool1",), pooling="max"), narrow_vgg, x)
     assert np.all(np.asarray(mx["pool1"]) >= np.asarray(avg["pool1"]) - 1e-6)
     assert not np.allclose(mx["pool1"], avg["pool1"])
     # torchvision: (x - mean) / std; caffe: BGR * 255 - mean.
@@ -153,7 +165,7 @@ def test_random_vgg19_deterministic_and_variance_kept():
                               c["params"]["conv1_1"]["kernel"])
     # On the calibration probe every conv layer's ReLU output has mean square 1.
     probe = vgg._probe_images(3, 32)
-    acts = vgg.VGG19(widths=NARROW).apply(a, probe)
+    acts = _apply(vgg.VGG19(widths=NARROW), a, probe)
     for name in vgg.VGG19_CONVS:
         np.testing.assert_allclose(float(jnp.mean(acts[name] ** 2)), 1.0, rtol=1e-3)
 
@@ -190,11 +202,12 @@ def test_loss_terms_weighting(narrow_vgg):
     contents, style = _tiny_inputs()
     targets = jax.tree.map(lambda t: t[0], st.compute_targets(problem, narrow_vgg,
                                                               contents, [style]))
-    loss, terms = st.loss_terms(problem, narrow_vgg, contents[0] * 0.5, targets)
+    loss_terms = jax.jit(functools.partial(st.loss_terms, problem))  # one program: faster
+    loss, terms = loss_terms(narrow_vgg, contents[0] * 0.5, targets)
     np.testing.assert_allclose(loss, 2 * terms["content_loss"] + 3 * terms["style_loss"]
                                + 1 * terms["tv_loss"], rtol=1e-6)
     # At the content image itself the content term is exactly 0.
-    _, at_content = st.loss_terms(problem, narrow_vgg, contents[0], targets)
+    _, at_content = loss_terms(narrow_vgg, contents[0], targets)
     assert float(at_content["content_loss"]) == 0.0
 
 
@@ -214,12 +227,22 @@ def test_style_blend_is_weighted_gram_average(narrow_vgg):
 
 
 # -- optimisation ------------------------------------------------------------------------
+def _driver_problem(**kw):
+    """The tiny problem on two blocks of the network, not five: what `stylize` does
+    (steps, vmapping, snapshots, colours) does not depend on the depth, and the
+    shallow network's steps compile seconds faster (L-BFGS's line search, which
+    evaluates the loss inside its loops, most). The experiment's test runs all five."""
+    return _tiny_problem(content_layer="conv2_2",
+                         style_layers=(("conv1_1", 0.5), ("conv2_1", 0.5)), **kw)
+
+
 @pytest.mark.parametrize("optimizer", ["adam", "lbfgs"])
 def test_steps_lower_the_loss_and_keep_pixels_in_range(narrow_vgg, optimizer):
-    problem = _tiny_problem()
+    problem = _driver_problem()
     contents, style = _tiny_inputs()
+    tx = ADAM if optimizer == "adam" else st.make_optimizer(optimizer, 0.05)
     result = st.stylize(problem, narrow_vgg, contents, [style], scales=(24,),
-                        iterations=(8,), tx=st.make_optimizer(optimizer, 0.05),
+                        iterations=(8,), tx=tx,
                         key=jax.random.key(0), init="mix", log_every=4, snapshot_every=4)
     assert result.final["loss"][0] < 0.5 * result.initial["loss"][0]
     assert result.images.min() >= 0.0 and result.images.max() <= 1.0
@@ -228,9 +251,9 @@ def test_steps_lower_the_loss_and_keep_pixels_in_range(narrow_vgg, optimizer):
 
 
 def test_vmapped_batch_equals_one_by_one(narrow_vgg):
-    problem = _tiny_problem()
+    problem = _driver_problem()
     contents, style = _tiny_inputs(n=2, size=24)
-    kw = dict(scales=(24,), iterations=(4,), tx=st.make_optimizer("adam", 0.05),
+    kw = dict(scales=(24,), iterations=(4,), tx=ADAM,
               key=jax.random.key(0), init="content")
     together = st.stylize(problem, narrow_vgg, contents, [style], **kw)
     for i in range(2):
@@ -241,10 +264,10 @@ def test_vmapped_batch_equals_one_by_one(narrow_vgg):
 
 
 def test_per_image_styles_equal_separate_runs(narrow_vgg):
-    problem = _tiny_problem()
+    problem = _driver_problem()
     contents, s1 = _tiny_inputs(size=24)
     s2 = jax.random.uniform(jax.random.key(21), (24, 24, 3))
-    kw = dict(scales=(24,), iterations=(3,), tx=st.make_optimizer("adam", 0.05),
+    kw = dict(scales=(24,), iterations=(3,), tx=ADAM,
               key=jax.random.key(0))
     both = st.stylize(problem, narrow_vgg, jnp.repeat(contents, 2, 0), [s1, s2],
                       per_image_styles=True, **kw)
@@ -256,7 +279,7 @@ def test_per_image_styles_equal_separate_runs(narrow_vgg):
 
 
 def test_keep_colours_output_has_content_chroma(narrow_vgg):
-    problem = _tiny_problem(luminance_only=True)
+    problem = _driver_problem(luminance_only=True)
     contents, style = _tiny_inputs(size=24)
     contents = 0.25 + 0.5 * contents  # chroma that survives the [0, 1] clip
     result = st.stylize(problem, narrow_vgg, contents, [style], scales=(24,),
