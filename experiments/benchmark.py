@@ -51,19 +51,13 @@ def experiment_config(name: str, preset: str):
     return config_lib.load_config(f"{CONFIGS / name}.py" + (f":{preset}" if preset else ""))
 
 
-def _ids(batch_size: int) -> np.ndarray:
-    return np.arange(batch_size, dtype=np.int64)
-
-
 # -- what is timed: each experiment's own step, on a random batch ---------------------
 def day_night_workload(config, strategy, batch_size: int) -> Workload:
     """The day'n'night CNN's train step (binary cross-entropy) on a batch."""
     from experiments import day_night
     size = config.data.image_size
-    rng = np.random.default_rng(0)
-    batch = {"inputs": rng.normal(size=(batch_size, size, size, 3)).astype(np.float32),
-             "label": rng.integers(0, 2, batch_size).astype(np.int32),
-             "id": _ids(batch_size)}
+    labels = np.random.default_rng(1).integers(0, 2, batch_size).astype(np.int32)
+    batch = benchmarking.random_batch((batch_size, size, size, 3), label=labels)
     state = day_night.create_state(config, jax.random.key(0), 1000)
     return train_workload(state, batch, strategy)
 
@@ -77,10 +71,9 @@ def face_verification_workload(config, strategy, batch_size: int) -> Workload:
         raise config_lib.ConfigError(f"face batches are P x {k} images; {batch_size} is "
                                      f"not a multiple of {k}")
     size = config.data.image_size
-    rng = np.random.default_rng(0)
-    batch = {"inputs": rng.normal(size=(batch_size, size, size, 3)).astype(np.float32),
-             "identity": np.repeat(np.arange(batch_size // k), k).astype(np.int32),
-             "id": _ids(batch_size)}
+    batch = benchmarking.random_batch(
+        (batch_size, size, size, 3),
+        identity=np.repeat(np.arange(batch_size // k), k).astype(np.int32))
     state = face_verification.create_state(config, jax.random.key(0), 1000)
     return train_workload(state, batch, strategy)
 
@@ -124,11 +117,9 @@ def trigger_word_workload(config, strategy, batch_size: int, unroll: int | None 
     features = trigger_word.feature_spec(config)
     frames = features.num_frames(trigger_word.clip_spec(config).num_samples)
     steps = trigger_word.output_steps(config)
-    rng = np.random.default_rng(0)
-    batch = {"inputs": rng.normal(size=(batch_size, frames, features.num_bins)
-                                  ).astype(np.float32),
-             "labels": rng.integers(0, 2, (batch_size, steps)).astype(np.float32),
-             "id": _ids(batch_size)}
+    labels = np.random.default_rng(1).integers(0, 2, (batch_size, steps))
+    batch = benchmarking.random_batch((batch_size, frames, features.num_bins),
+                                      labels=labels.astype(np.float32))
     state = trigger_word.create_state(config, jax.random.key(0), 1000)
     return train_workload(
         state, batch, strategy, loop_trips=steps, unroll=config.model.unroll,
@@ -210,26 +201,6 @@ PIPELINES = {"day_night": day_night_pipeline,
              "trigger_word": trigger_word_pipeline}
 
 
-def measure_pipeline(name: str, config, bench, steps: list[dict]) -> dict:
-    """The results row of the experiment's input pipeline at its own batch size
-    (examples per second, and that over the single-device step's in `steps`).
-
-    Batches are made one after another on this thread (after one untimed batch,
-    which compiles what the pipeline jits): a floor, since training also prefetches
-    in background threads, but a fair one on a host whose cores the step also uses.
-    """
-    batch = default_batch_size(name, config)
-    make = PIPELINES[name]
-    if make is None:
-        return {"case": name, "batch": batch,
-                "note": "no per-step input: the pixels are what is trained"}
-    ds = make(config, bench.data_dir, bench.pipeline_batches)
-    measured = benchmarking.iterator_throughput(lambda: (ds[i] for i in range(len(ds))),
-                                                batches=bench.pipeline_batches)
-    log.info("%s pipeline: %.0f examples/s", name, measured["examples_per_second"])
-    return benchmarking.pipeline_row(name, batch, measured, steps)
-
-
 # -- the recipe -------------------------------------------------------------------------
 def run(bench, workdir, *, progress: bool = True) -> dict:
     """Every case x strategy x batch size, then the pipelines; results.json is
@@ -267,35 +238,15 @@ def run(bench, workdir, *, progress: bool = True) -> dict:
         benchmarking.save_results(workdir, results)
         bar.update()
     for name in bench.cases:
-        results["pipelines"].append(
-            measure_pipeline(name, configs[name], bench, results["steps"]))
+        make = PIPELINES[name] and functools.partial(
+            PIPELINES[name], configs[name], bench.data_dir, bench.pipeline_batches)
+        results["pipelines"].append(benchmarking.measure_pipeline(
+            name, default_batch_size(name, configs[name]), make, bench.pipeline_batches,
+            results["steps"]))
         benchmarking.save_results(workdir, results)
         bar.update()
     bar.close()
     return results
-
-
-def kfold_step(k: int, batch_size: int, image_size: int, repeats: int) -> dict:
-    """Median step times (ms) of K day'n'night CNNs on [batch_size, image_size,
-    image_size, 3] batches: vmapped together vs one after another."""
-    import optax
-    from jaxdl import losses
-    from jaxdl.tasks.day_night.model import ShallowCNN
-    from jaxdl.train import TrainState, train_step
-    model = ShallowCNN()
-    init = lambda key: TrainState.create(
-        model=model, rng=key, example_inputs=jnp.zeros((1, image_size, image_size, 3)),
-        tx=optax.adam(1e-3), objective=losses.binary_classification)
-    keys = jnp.stack([jax.random.key(i) for i in range(k)])
-    rng = np.random.default_rng(0)
-    batch = {"inputs": rng.normal(size=(k, batch_size, image_size, image_size, 3)
-                                  ).astype(np.float32),
-             "label": rng.integers(0, 2, (k, batch_size)).astype(np.int32),
-             "id": np.arange(k * batch_size).reshape(k, batch_size)}
-    timings = benchmarking.vmap_vs_sequential(train_step, init, keys, batch, repeats=repeats)
-    return {"benchmark": "kfold_step", "k": k, "batch_size": batch_size,
-            "image_size": image_size, "backend": jax.default_backend(),
-            "device": jax.devices()[0].device_kind, "repeats": repeats, **timings}
 
 
 # -- command line -----------------------------------------------------------------------
@@ -329,7 +280,9 @@ def main(argv=None) -> int:
         print(benchmarking.compare_results(args.results, args.value))
         return 0
     if verb == "kfold":
-        print(json.dumps(kfold_step(args.k, args.batch_size, args.image_size, args.repeats)))
+        from jaxdl.tasks.day_night.model import ShallowCNN
+        print(json.dumps(benchmarking.kfold_step(ShallowCNN(), args.k, args.batch_size,
+                                                 args.image_size, args.repeats)))
         return 0
     bench = config_lib.config_or_exit(args.config, overrides)
     benchmarking.force_host_devices(bench.host_devices)

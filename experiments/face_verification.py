@@ -35,7 +35,7 @@ from jaxdl.tasks.faces import sources
 from jaxdl.tasks.faces.evaluation import evaluate_embeddings, pixel_embeddings
 from jaxdl.tasks.faces.inference import (cluster_embeddings, embed, embed_files,
                                          embed_pictures, encoder, face_example,
-                                         image_files, nearest_identity)
+                                         nearest_identity)
 from jaxdl.tasks.faces.model import ResNetEncoder
 from jaxdl.tasks.faces.pairs import make_pairs
 from jaxdl.train import checkpoint, loop
@@ -183,10 +183,9 @@ def make_plots(workdir: Path, data, test_images, test_emb, report) -> None:
                               title="Test pairs: embedding distances",
                               unit="L2 between unit embeddings")
     shown = np.isin(labels, np.unique(labels)[:12])
-    centred = test_emb[shown] - test_emb[shown].mean(0)
-    _, _, vt = np.linalg.svd(centred, full_matrices=False)
-    face_plots.embedding_scatter(centred @ vt[:2].T, labels[shown], out / "embeddings_pca.png",
-                            title="Test embeddings, first 2 principal components")
+    face_plots.embedding_scatter(face_plots.principal_components(test_emb[shown]),
+                                 labels[shown], out / "embeddings_pca.png",
+                                 title="Test embeddings, first 2 principal components")
     face_plots.retrieval(test_images, labels, test_emb, report.probes,
                          report.probe_neighbours, out / "retrieval.png")
     sheet = [i for person in np.unique(data.labels["train"])[:8]
@@ -233,7 +232,8 @@ def identify(workdir, gallery: str, probes: list[str], *, out=None) -> int:
 
 def cluster(workdir, folder: str, k: int, *, out=None) -> int:
     config, state, transform, _ = load_encoder(workdir)
-    emb, good, errors = embed_files(config, state, transform, image_files(folder))
+    files = images.list_image_files(folder)
+    emb, good, errors = embed_files(config, state, transform, files)
     for path, err in errors:
         print(json.dumps({"path": path, "error": err}), file=out)
     if len(good) < k:

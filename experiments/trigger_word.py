@@ -28,10 +28,10 @@ import numpy as np
 
 from jaxdl import cli, losses, plots
 from jaxdl import config as config_lib
-from jaxdl.audio import FeatureSpec
 from jaxdl.data import pipeline
 from jaxdl.data.audio_files import AudioError, load_audio, write_wav
 from jaxdl.tasks.trigger_word import detection, events, generator, sources
+from jaxdl.tasks.trigger_word.generator import clip_spec, feature_spec
 from jaxdl.tasks.trigger_word import plots as trigger_plots
 from jaxdl.tasks.trigger_word.model import TriggerWordModel
 from jaxdl.train import checkpoint, loop
@@ -42,7 +42,6 @@ from jaxdl.train.steps import train_step
 from jaxdl.workdir import load_finished_run, prepare_workdir, run_record, write_json
 
 DEFAULT_CONFIG = "configs/trigger_word.py"
-SPLITS = sources.SPLITS
 log = logging.getLogger("trigger_word")
 
 CHOICES = {
@@ -68,22 +67,7 @@ def check_config(config) -> None:
         raise config_lib.ConfigError(str(e)) from None
 
 
-# -- what the config describes -----------------------------------------------------
-def clip_spec(config) -> generator.ClipSpec:
-    c = config.clip
-    return generator.ClipSpec(
-        sample_rate=c.sample_rate, seconds=c.seconds, max_positives=c.max_positives,
-        max_negatives=c.max_negatives, label_steps=c.label_steps,
-        word_db=tuple(c.word_db), background_db=tuple(c.background_db),
-        target_dbfs=c.target_dbfs, kinds=tuple(c.kinds), babble_words=c.babble_words)
-
-
-def feature_spec(config) -> FeatureSpec:
-    f = config.features
-    return FeatureSpec(sample_rate=config.clip.sample_rate, window_length=f.window_length,
-                       hop=f.hop, nfft=f.nfft or None, mel_bins=f.mel_bins)
-
-
+# -- model and state ----------------------------------------------------------------
 def build_model(config) -> TriggerWordModel:
     m = config.model
     return TriggerWordModel(conv_features=m.conv_features, kernel=m.kernel,
@@ -126,7 +110,7 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
     t0 = time.perf_counter()
     train_clips = config.data.train_clips or steps * batch_size
     if config.data.storage == "tfds":
-        banks, description, skipped = dict.fromkeys(SPLITS), "stored eSpeak NG clips", []
+        banks, description, skipped = dict.fromkeys(sources.SPLITS), "stored eSpeak NG clips", []
     else:
         banks, description, skipped = sources.load_banks(config.data, spec,
                                                          progress=progress)
@@ -135,7 +119,7 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
             log.info("%s words: %d trigger, %d other (%s)", split, len(bank.positives),
                      len(bank.negatives), description)
     clips = sources.clip_sources(config.data, spec, banks, train_clips, config.seed)
-    makers = {s: generator.BatchMaker(banks[s], spec, features, num_steps) for s in SPLITS}
+    makers = {s: generator.BatchMaker(banks[s], spec, features, num_steps) for s in sources.SPLITS}
     mean, std = generator.feature_stats(makers["train"], clips["train"])
     for m in makers.values():
         m.mean, m.std = jnp.asarray(mean), jnp.asarray(std)
@@ -282,7 +266,7 @@ def _synthesize_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--config", default=DEFAULT_CONFIG, metavar="FILE.py[:PRESET]")
     p.add_argument("--out", required=True, metavar="DIR")
     p.add_argument("--n", type=int, default=10)
-    p.add_argument("--split", choices=SPLITS, default="test")
+    p.add_argument("--split", choices=sources.SPLITS, default="test")
 
 
 def main(argv=None) -> int:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import json
+import logging
 import os
 import platform
 import re
@@ -33,6 +34,8 @@ import numpy as np
 
 from jaxdl.config import ConfigError
 from jaxdl.data.sources import DataError
+
+log = logging.getLogger(__name__)
 from jaxdl.workdir import write_json
 
 RESULTS_VERSION = 1
@@ -522,3 +525,52 @@ def compare_results(paths: Sequence[str], value: str = "step_ms") -> str:
              f"{names[0]}", "",
              markdown_table(rows, [(h, h) for h in headers])]
     return "\n".join(lines)
+
+
+def random_batch(inputs_shape: Sequence[int], seed: int = 0, **fields) -> dict:
+    """A training batch to time a step on: standard-normal float32 `inputs` of
+    `inputs_shape` [B, ...], the given label fields, and example ids 0..B-1."""
+    rng = np.random.default_rng(seed)
+    return {"inputs": rng.normal(size=tuple(inputs_shape)).astype(np.float32), **fields,
+            "id": np.arange(inputs_shape[0], dtype=np.int64)}
+
+
+def measure_pipeline(case: str, batch: int, make_dataset: Callable | None, batches: int,
+                     steps: Sequence[dict]) -> dict:
+    """The results row of a case's input pipeline at `batch` (examples per second,
+    and that over the single-device step's in `steps`); `make_dataset()` gives a
+    random-access dataset of batches, None when the case has no per-step input.
+
+    Batches are made one after another on this thread (after one untimed batch,
+    which compiles what the pipeline jits): a floor, since training also prefetches
+    in background threads, but a fair one on a host whose cores the step also uses.
+    """
+    if make_dataset is None:
+        return {"case": case, "batch": batch,
+                "note": "no per-step input: the pixels are what is trained"}
+    ds = make_dataset()
+    measured = iterator_throughput(lambda: (ds[i] for i in range(len(ds))), batches=batches)
+    log.info("%s pipeline: %.0f examples/s", case, measured["examples_per_second"])
+    return pipeline_row(case, batch, measured, steps)
+
+
+def kfold_step(model, k: int, batch_size: int, image_size: int, repeats: int) -> dict:
+    """Median step times (ms) of K copies of a binary image classifier `model` (Adam,
+    binary cross-entropy) on [batch_size, image_size, image_size, 3] batches:
+    vmapped together in one program vs one after another."""
+    import optax
+    from jaxdl import losses
+    from jaxdl.train import TrainState, train_step
+    init = lambda key: TrainState.create(
+        model=model, rng=key, example_inputs=jnp.zeros((1, image_size, image_size, 3)),
+        tx=optax.adam(1e-3), objective=losses.binary_classification)
+    keys = jnp.stack([jax.random.key(i) for i in range(k)])
+    rng = np.random.default_rng(0)
+    batch = {"inputs": rng.normal(size=(k, batch_size, image_size, image_size, 3)
+                                  ).astype(np.float32),
+             "label": rng.integers(0, 2, (k, batch_size)).astype(np.int32),
+             "id": np.arange(k * batch_size).reshape(k, batch_size)}
+    timings = vmap_vs_sequential(train_step, init, keys, batch, repeats=repeats)
+    return {"benchmark": "kfold_step", "k": k, "batch_size": batch_size,
+            "image_size": image_size, "backend": jax.default_backend(),
+            "device": jax.devices()[0].device_kind, "repeats": repeats, **timings}

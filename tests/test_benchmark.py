@@ -9,7 +9,6 @@ import ml_collections
 import numpy as np
 import pytest
 
-from experiments.benchmark import kfold_step
 from jaxdl import benchmarking
 from jaxdl.config import ConfigError
 from jaxdl.data.sources import DataError
@@ -220,7 +219,9 @@ def test_save_and_compare_tiny_results_files(tmp_path):
 
 @pytest.mark.slow
 def test_kfold_benchmark_is_well_formed():
-    out = kfold_step(k=2, batch_size=4, image_size=16, repeats=2)
+    from jaxdl.tasks.day_night.model import ShallowCNN
+    out = benchmarking.kfold_step(ShallowCNN(), k=2, batch_size=4, image_size=16,
+                                  repeats=2)
     assert out["k"] == 2 and out["backend"] == "cpu"
     for key in ("vmap_ms", "sequential_ms"):
         assert set(out[key]) == {"median", "p10", "p90"} and out[key]["median"] > 0

@@ -130,3 +130,9 @@ class ImageFolder:
 
     def __getitem__(self, i: int) -> dict:
         return {"image": self.images[i], "label": self.labels[i]}
+
+
+def list_image_files(folder: str | Path) -> list[str]:
+    """The image files under `folder` (recursively, by suffix), sorted."""
+    return sorted(str(p) for p in Path(folder).rglob("*")
+                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)

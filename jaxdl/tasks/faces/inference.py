@@ -92,12 +92,6 @@ def nearest_identity(gallery_emb: np.ndarray, gallery_names: Sequence[str],
     return (gallery_names[best] if d[best] < threshold else None), float(d[best])
 
 
-def image_files(folder: str | Path) -> list[str]:
-    """The image files under `folder` (recursively), sorted."""
-    return sorted(str(p) for p in Path(folder).rglob("*")
-                  if p.suffix.lower() in images.IMAGE_SUFFIXES)
-
-
 def cluster_embeddings(embeddings: np.ndarray, k: int, seed: int = 0) -> np.ndarray:
     """k-means cluster index [M] of each embedding [M, D]."""
     return np.asarray(kmeans(jax.random.key(seed), embeddings, k)["assignments"])

@@ -101,6 +101,13 @@ def _embedding_scatter_figure(points, labels, title, max_legend) -> Figure:
     return fig
 
 
+def principal_components(points: Any, k: int = 2) -> np.ndarray:
+    """`points` [N, D] projected on their first k principal components: [N, k]."""
+    centred = np.asarray(points, np.float64) - np.mean(points, axis=0)
+    _, _, vt = np.linalg.svd(centred, full_matrices=False)
+    return centred @ vt[:k].T
+
+
 def embedding_scatter(
     points: Any,
     labels: Any,

@@ -83,6 +83,23 @@ class ClipSpec:
         return self.max_positives + self.max_negatives
 
 
+def clip_spec(config) -> ClipSpec:
+    """The ClipSpec of a run's config (its `clip` group)."""
+    c = config.clip
+    return ClipSpec(
+        sample_rate=c.sample_rate, seconds=c.seconds, max_positives=c.max_positives,
+        max_negatives=c.max_negatives, label_steps=c.label_steps,
+        word_db=tuple(c.word_db), background_db=tuple(c.background_db),
+        target_dbfs=c.target_dbfs, kinds=tuple(c.kinds), babble_words=c.babble_words)
+
+
+def feature_spec(config) -> FeatureSpec:
+    """The spectrogram's FeatureSpec of a run's config (`features`, at the clip rate)."""
+    f = config.features
+    return FeatureSpec(sample_rate=config.clip.sample_rate, window_length=f.window_length,
+                       hop=f.hop, nfft=f.nfft or None, mel_bins=f.mel_bins)
+
+
 # -- word banks ---------------------------------------------------------------------
 @dataclasses.dataclass
 class WordBank:

@@ -49,3 +49,18 @@ def test_retrieval_rows_are_probe_then_neighbours(tmp_path):
     assert plots.retrieval(images, labels, emb, probes=[], neighbours=np.zeros((0, 2), int),
                            path=tmp_path / "none.png") is None
     assert not (tmp_path / "none.png").exists()
+
+
+def test_principal_components_of_a_line_and_a_plane():
+    # points on a line along (3, 4) / 5: one component carries everything
+    points = np.outer(np.arange(-2.0, 3.0), [3.0, 4.0]) + 10.0
+    pc = plots.principal_components(points, k=2)
+    np.testing.assert_allclose(np.abs(pc[:, 0]), 5.0 * np.abs(np.arange(-2.0, 3.0)),
+                               atol=1e-9)
+    np.testing.assert_allclose(pc[:, 1], 0.0, atol=1e-9)
+    # distances between points are kept when k = D
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(20, 3))
+    y = plots.principal_components(x, k=3)
+    np.testing.assert_allclose(np.linalg.norm(y[:, None] - y[None], axis=-1),
+                               np.linalg.norm(x[:, None] - x[None], axis=-1), atol=1e-9)

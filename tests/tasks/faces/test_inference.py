@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from jaxdl.data.images import save_image
-from jaxdl.tasks.faces.inference import (cluster_embeddings, image_files,
-                                         nearest_identity)
+from jaxdl.data.images import list_image_files
+from jaxdl.tasks.faces.inference import cluster_embeddings, nearest_identity
 
 
 def test_nearest_identity_names_the_nearest_or_nobody():
@@ -26,7 +26,7 @@ def test_image_files_are_sorted_recursive_and_images_only(tmp_path):
             path.write_text("x")
         else:
             save_image(path, np.zeros((4, 4, 3)))
-    found = [p[len(str(tmp_path)) + 1:] for p in image_files(tmp_path)]
+    found = [p[len(str(tmp_path)) + 1:] for p in list_image_files(tmp_path)]
     assert found == ["a.jpg", "b/1.PNG", "b/2.png", "c/d/3.jpeg"]
 
 
