@@ -62,6 +62,11 @@ class TriggerWordClipsConfig(tfds.core.BuilderConfig):
     babble_words: int = _SPEC.babble_words
     kinds: tuple[str, ...] = _SPEC.kinds
     placement_tries: int = _SPEC.placement_tries
+    room_probability: float = _SPEC.room_probability
+    rt60: tuple[float, float] = _SPEC.rt60
+    drr_db: tuple[float, float] = _SPEC.drr_db
+    lowpass_probability: float = _SPEC.lowpass_probability
+    lowpass_hz: tuple[float, float] = _SPEC.lowpass_hz
 
     @property
     def spec(self) -> ClipSpec:
@@ -86,12 +91,12 @@ def _normalise(fields: dict) -> dict:
         raise TypeError(f"unknown trigger-word dataset field(s) {sorted(unknown)}; "
                         f"known: {sorted(CONFIG_FIELDS)}")
     out = dict(CONFIG_FIELDS, **fields)
-    for name in ("word_db", "background_db"):
+    for name in ("word_db", "background_db", "rt60", "drr_db", "lowpass_hz"):
         out[name] = tuple(float(x) for x in out[name])
     out["negatives"] = tuple(str(w) for w in out["negatives"])
     out["kinds"] = tuple(str(k) for k in out["kinds"])
     for name in ("seconds", "target_dbfs", "min_gap_seconds", "tail_seconds",
-                 "max_word_seconds"):
+                 "max_word_seconds", "room_probability", "lowpass_probability"):
         out[name] = float(out[name])
     for name in ("train_size", "validation_size", "test_size", "seed", "num_positive_words",
                  "num_negative_words", "sample_rate", "max_positives", "max_negatives",

@@ -58,6 +58,16 @@ class ClipSpec:
     babble_words: int = 10           # overlapped words in a babble bed
     kinds: tuple[str, ...] = ("white", "pink", "brown", "hum", "babble")
     placement_tries: int = 100
+    # Rooms and microphones, applied to the words (not the bed) of a clip: with
+    # probability room_probability, a simulated room impulse response (reverberation
+    # time rt60 seconds, direct-to-reverberant ratio drr_db); with probability
+    # lowpass_probability, a low-pass at a cutoff drawn from lowpass_hz (telephone
+    # and 8 kHz recordings carry nothing above 3.4-4 kHz).
+    room_probability: float = 0.0
+    rt60: tuple[float, float] = (0.15, 0.8)
+    drr_db: tuple[float, float] = (0.0, 12.0)
+    lowpass_probability: float = 0.0
+    lowpass_hz: tuple[float, float] = (3000.0, 4000.0)
 
     def __post_init__(self):
         unknown = set(self.kinds) - set(BACKGROUND_KINDS)
@@ -66,12 +76,21 @@ class ClipSpec:
                              f"got {self.kinds}")
         if self.max_positives < 0 or self.max_negatives < 0 or self.label_steps < 1:
             raise ValueError("max_positives and max_negatives must be >= 0, label_steps >= 1")
-        for name in ("word_db", "background_db"):
+        for name in ("word_db", "background_db", "rt60", "drr_db", "lowpass_hz"):
             lo, hi = getattr(self, name)
             if lo > hi:
                 raise ValueError(f"{name} must be (low, high), got {(lo, hi)}")
         if self.seconds <= 0 or self.sample_rate <= 0:
             raise ValueError("seconds and sample_rate must be positive")
+        for name in ("room_probability", "lowpass_probability"):
+            if not 0.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
+        if self.rt60[0] <= 0:
+            raise ValueError(f"rt60 must be positive seconds, got {self.rt60}")
+        if self.lowpass_probability and not (
+                0 < self.lowpass_hz[0] and self.lowpass_hz[1] < self.sample_rate / 2):
+            raise ValueError(f"lowpass_hz must lie in (0, {self.sample_rate / 2}) Hz, "
+                             f"got {self.lowpass_hz}")
 
     @property
     def num_samples(self) -> int:
@@ -90,12 +109,27 @@ def clip_spec(config) -> ClipSpec:
         sample_rate=c.sample_rate, seconds=c.seconds, max_positives=c.max_positives,
         max_negatives=c.max_negatives, label_steps=c.label_steps,
         word_db=tuple(c.word_db), background_db=tuple(c.background_db),
-        target_dbfs=c.target_dbfs, kinds=tuple(c.kinds), babble_words=c.babble_words)
+        target_dbfs=c.target_dbfs, kinds=tuple(c.kinds), babble_words=c.babble_words,
+        **{k: (tuple(c[k]) if isinstance(c[k], (tuple, list)) else c[k])
+           for k in ("room_probability", "rt60", "drr_db", "lowpass_probability",
+                     "lowpass_hz") if k in c})
 
 
-def feature_spec(config) -> FeatureSpec:
-    """The spectrogram's FeatureSpec of a run's config (`features`, at the clip rate)."""
+FRONT_ENDS = ("spectrogram", "speech_embedding")
+
+
+def feature_spec(config):
+    """The front end of a run's config (`features`, at the clip rate): the log
+    spectrogram's FeatureSpec, or the frozen SpeechEmbedding; both map audio
+    [..., N] to features [..., Tx, F] and say num_frames(N) and num_bins."""
     f = config.features
+    front_end = f.get("front_end", "spectrogram")
+    if front_end == "speech_embedding":
+        from jaxdl.tasks.trigger_word.speech_embedding import SpeechEmbedding
+        return SpeechEmbedding(model_dir=f.get("embedding_dir", ""),
+                               sample_rate=config.clip.sample_rate)
+    if front_end != "spectrogram":
+        raise ValueError(f"features.front_end must be one of {FRONT_ENDS}, got {front_end!r}")
     return FeatureSpec(sample_rate=config.clip.sample_rate, window_length=f.window_length,
                        hop=f.hop, nfft=f.nfft or None, mel_bins=f.mel_bins)
 
@@ -188,6 +222,7 @@ class WordBank:
 def speech_bank(split: str, *, trigger: str, negatives: Sequence[str], num_positive: int,
                 num_negative: int, seed: int, sample_rate: int, num_samples: int,
                 near_misses: Sequence[str] = (), near_miss_fraction: float = 0.0,
+                speed: tuple[float, float] = (1.0, 1.0), pico_fraction: float = 0.0,
                 max_seconds: float = 1.5, progress: bool = False) -> WordBank:
     """Words synthesised with eSpeak NG by the voices of `split` only.
 
@@ -197,6 +232,12 @@ def speech_bank(split: str, *, trigger: str, negatives: Sequence[str], num_posit
     Negatives cycle through `negatives` so each word is said about equally often;
     with `near_misses`, a `near_miss_fraction` of the negative utterances cycle
     through those instead (hard negatives: words that sound like the trigger).
+    `speed` (low, high): each utterance is also played at a speed factor drawn from
+    it (`speed_perturb`: tempo, pitch and formants together, so a shorter or longer
+    vocal tract); (1, 1) leaves the words as eSpeak says them. `pico_fraction`: this
+    fraction of the utterances (drawn at random) is said by SVOX Pico's voices
+    (`jaxdl.tasks.trigger_word.pico`; both of them, whatever the split) with their
+    own random speed and pitch, instead of eSpeak.
     """
     from jaxdl.tasks.trigger_word import voices as speech
     from jaxdl.data.generated import SPLIT_INDEX
@@ -211,11 +252,31 @@ def speech_bank(split: str, *, trigger: str, negatives: Sequence[str], num_posit
              + [near_misses[i % len(near_misses)] for i in range(num_near)]
              + [negatives[i % len(negatives)] for i in range(num_negative - num_near)])
     settings = speech.sample_settings(rng, pool, len(texts))
+    if pico_fraction:       # some utterances by SVOX Pico's voices instead
+        from jaxdl.tasks.trigger_word import pico
+        chosen = np.flatnonzero(rng.uniform(size=len(texts)) < pico_fraction)
+        for i, setting in zip(chosen, pico.sample_settings(rng, len(chosen))):
+            settings[i] = setting
     audio = speech.synthesize_many(texts, settings, sample_rate, progress=progress,
                                    desc=f"speech ({split})")
+    if tuple(speed) != (1.0, 1.0):
+        factors = rng.uniform(speed[0], speed[1], len(audio))
+        audio = [speed_perturb(a, f) for a, f in zip(audio, factors)]
     return WordBank.from_words(audio, [t == trigger for t in texts], texts,
                                [s.name for s in settings], sample_rate=sample_rate,
                                num_samples=num_samples, max_seconds=max_seconds)
+
+
+def speed_perturb(audio: np.ndarray, factor: float) -> np.ndarray:
+    """`audio` played `factor` times faster (1.1: 10% shorter, pitch and formants 10%
+    higher), by polyphase resampling; the factor is rounded to 1/100."""
+    from jaxdl.data.audio_files import resample
+    hundredths = int(round(float(factor) * 100))
+    if hundredths <= 0:
+        raise ValueError(f"speed factor must be positive, got {factor}")
+    if hundredths == 100:
+        return np.asarray(audio, np.float32)
+    return resample(audio, hundredths, 100)
 
 
 # -- layouts (host) -----------------------------------------------------------------
@@ -276,6 +337,22 @@ def sample_layout(rng: np.random.Generator, bank: WordBank, spec: ClipSpec) -> d
         "babble_word": babble_word, "babble_start": babble_start,
         "babble_gain": babble_gain,
         "noise_seed": np.uint32(rng.integers(0, 2**32, dtype=np.uint64)),
+        # drawn last, so the fields above do not depend on the room settings
+        **_room_layout(rng, spec),
+    }
+
+
+def _room_layout(rng: np.random.Generator, spec: ClipSpec) -> dict:
+    """The room and microphone of one clip (see ClipSpec)."""
+    room, rt60, drr, lowpass, cutoff = rng.uniform(size=5)
+    lo, hi = spec.rt60
+    return {
+        "room": np.bool_(room < spec.room_probability),
+        "rt60": np.float32(lo + (hi - lo) * rt60),
+        "drr_db": np.float32(spec.drr_db[0] + (spec.drr_db[1] - spec.drr_db[0]) * drr),
+        "lowpass": np.bool_(lowpass < spec.lowpass_probability),
+        "lowpass_hz": np.float32(spec.lowpass_hz[0]
+                                 + (spec.lowpass_hz[1] - spec.lowpass_hz[0]) * cutoff),
     }
 
 
@@ -319,7 +396,8 @@ def segments(layout: dict, sample_rate: int) -> list[tuple[float, float, bool, i
 # What render_clips reads from a layout.
 _LAYOUT_KEYS = ("word", "start", "gain", "background", "background_gain",
                 "background_file", "babble_word", "babble_start", "babble_gain",
-                "noise_seed")
+                "noise_seed", "room", "rt60", "drr_db", "lowpass", "lowpass_hz")
+RIR_SECONDS = 0.5   # simulated impulse responses are cut here (-37 dB at rt60 0.8 s)
 
 
 # -- rendering (pure JAX) -------------------------------------------------------------
@@ -364,6 +442,46 @@ def _add_words(audio: jax.Array, words: jax.Array, index: jax.Array, start: jax.
     return padded[:n]
 
 
+def room_response(key: jax.Array, rt60: jax.Array, drr_db: jax.Array, length: int,
+                  sample_rate: int) -> jax.Array:
+    """A simulated room impulse response float32 [length]: the direct sound (1 at
+    t = 0) and a diffuse tail of Gaussian noise decaying by 60 dB in `rt60` seconds
+    (Polack's statistical model), starting 2.5 ms later, scaled so that the direct
+    sound's energy is `drr_db` above the tail's."""
+    t = jnp.arange(length, dtype=jnp.float32) / sample_rate
+    tail = jax.random.normal(key, (length,)) * jnp.exp(-3.0 * jnp.log(10.0) * t / rt60)
+    tail = jnp.where(t >= 0.0025, tail, 0.0)
+    tail = tail * jnp.sqrt(10.0 ** (-drr_db / 10.0) / (jnp.sum(jnp.square(tail)) + 1e-12))
+    return tail.at[0].add(1.0)
+
+
+def lowpass_mask(num_bins: int, fft_length: int, cutoff_hz: jax.Array,
+                 sample_rate: int, transition_hz: float = 300.0) -> jax.Array:
+    """A real-FFT gain [num_bins]: 1 below cutoff_hz, a raised-cosine fall to 0 over
+    `transition_hz` above it."""
+    f = jnp.arange(num_bins, dtype=jnp.float32) * sample_rate / fft_length
+    x = jnp.clip((f - cutoff_hz) / transition_hz, 0.0, 1.0)
+    return 0.5 * (1.0 + jnp.cos(jnp.pi * x))
+
+
+def apply_room(speech: jax.Array, key: jax.Array, layout: dict, sample_rate: int
+               ) -> jax.Array:
+    """`speech` [n] through the clip's room (if layout["room"]) and microphone
+    low-pass (if layout["lowpass"]), at its own RMS: one FFT convolution."""
+    n = speech.shape[0]
+    length = int(RIR_SECONDS * sample_rate)
+    size = n + length
+    spectrum = jnp.fft.rfft(speech, size)
+    rir = room_response(key, layout["rt60"], layout["drr_db"], length, sample_rate)
+    gain = jnp.where(layout["room"], jnp.fft.rfft(rir, size), 1.0)
+    gain = gain * jnp.where(layout["lowpass"],
+                            lowpass_mask(spectrum.shape[0], size, layout["lowpass_hz"],
+                                         sample_rate), 1.0)
+    out = jnp.fft.irfft(spectrum * gain, size)[:n]
+    level = jnp.sqrt(jnp.mean(jnp.square(speech)) / (jnp.mean(jnp.square(out)) + 1e-12))
+    return (out * level).astype(speech.dtype)
+
+
 def render_clip(layout: dict, words: jax.Array, backgrounds: jax.Array,
                 spec: ClipSpec) -> jax.Array:
     """One clip's audio, float32 [spec.num_samples], from its layout (see
@@ -387,8 +505,15 @@ def render_clip(layout: dict, words: jax.Array, backgrounds: jax.Array,
             babble, user]
     assert len(beds) == len(BACKGROUND_KINDS)
     # Only the clip's own kind is computed (lax.switch, one clip at a time).
+    room_key = jax.random.fold_in(key, 1)
     bed = jax.lax.switch(layout["background"], beds, key) * layout["background_gain"]
-    mix = _add_words(bed, words, layout["word"], layout["start"], layout["gain"])
+    speech = _add_words(jnp.zeros((n,)), words, layout["word"], layout["start"],
+                        layout["gain"])
+    if "room" in layout:    # the words through a room and microphone (see ClipSpec)
+        speech = jax.lax.cond(layout["room"] | layout["lowpass"],
+                              lambda s: apply_room(s, room_key, layout, spec.sample_rate),
+                              lambda s: s, speech)
+    mix = bed + speech
     target = 10.0 ** (spec.target_dbfs / 20.0)
     return (mix * (target / jnp.sqrt(jnp.mean(jnp.square(mix)) + 1e-12))).astype(jnp.float32)
 
@@ -463,6 +588,46 @@ class BatchMaker:
             if k in batch:
                 out[k] = np.asarray(batch[k])
         return out
+
+
+@dataclasses.dataclass
+class CachedBatches:
+    """A BatchMaker's inputs and labels computed once for every clip of a source, so
+    that training on a frozen, costly front end (the speech embedding) pays for it
+    once per clip instead of once per step. Called on a batch of layouts (which
+    carry their clip `index`), it returns what the BatchMaker would, by lookup.
+
+    inputs float32 [C, Tx, F], labels float32 [C, Ty], for clips 0..C-1.
+    """
+
+    inputs: np.ndarray
+    labels: np.ndarray
+
+    def __call__(self, batch: dict) -> dict:
+        index = np.asarray(batch["index"])
+        out = {"inputs": self.inputs[index], "labels": self.labels[index]}
+        for k in ("id", "mask", "start", "end", "positive", "active", "word", "index"):
+            if k in batch:
+                out[k] = np.asarray(batch[k])
+        return out
+
+
+def cache_batches(maker: BatchMaker, source, *, batch_size: int = 32,
+                  progress: bool = False, desc: str = "features") -> CachedBatches:
+    """Every clip of `source` through `maker` once (in order, `batch_size` at a time)."""
+    from tqdm.auto import tqdm
+    n = len(source)
+    inputs = labels = None
+    with tqdm(total=n, desc=desc, unit="clip", disable=not progress) as bar:
+        for lo in range(0, n, batch_size):
+            b = maker(stack(source, range(lo, min(n, lo + batch_size))))
+            if inputs is None:
+                inputs = np.empty((n,) + b["inputs"].shape[1:], np.float32)
+                labels = np.empty((n,) + b["labels"].shape[1:], np.float32)
+            inputs[lo:lo + len(b["inputs"])] = b["inputs"]
+            labels[lo:lo + len(b["labels"])] = b["labels"]
+            bar.update(len(b["inputs"]))
+    return CachedBatches(inputs, labels)
 
 
 @functools.partial(jax.jit, static_argnames=("features",))
