@@ -505,18 +505,22 @@ def synthesize(text: str, setting: VoiceSetting, sample_rate: int = 16000) -> np
 def synthesize_many(texts: Sequence[str], settings: Sequence[VoiceSetting],
                     sample_rate: int = 16000, *, progress: bool = False,
                     desc: str = "speech") -> list[np.ndarray]:
-    """`synthesize(texts[i], settings[i], sample_rate)` for every i: a list of
-    float32 [N_i] arrays; a tqdm progress bar when `progress`.
+    """`synthesize(texts[i], settings[i], sample_rate)` for every i (eSpeak NG for a
+    VoiceSetting, SVOX Pico for a `pico.PicoSetting`): a list of float32 [N_i]
+    arrays; a tqdm progress bar when `progress`.
     """
     texts, settings = list(texts), list(settings)
     if len(texts) != len(settings):
         raise ValueError(f"got {len(texts)} texts but {len(settings)} settings")
-    engine = default_engine()
+    from jaxdl.tasks.trigger_word import pico
+    engine = default_engine() if any(isinstance(s, VoiceSetting) for s in settings) else None
     pairs = zip(texts, settings)
     if progress:
         from tqdm.auto import tqdm
         pairs = tqdm(pairs, total=len(texts), desc=desc, unit="word", dynamic_ncols=True)
-    return [engine.synthesize(text, setting, sample_rate) for text, setting in pairs]
+    return [pico.synthesize(text, setting, sample_rate)
+            if isinstance(setting, pico.PicoSetting)
+            else engine.synthesize(text, setting, sample_rate) for text, setting in pairs]
 
 
 def espeak_version() -> str:
