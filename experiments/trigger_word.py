@@ -3,6 +3,7 @@
     python -m experiments.trigger_word --config configs/trigger_word.py --workdir DIR
     python -m experiments.trigger_word detect --workdir DIR CLIP.wav ... [--chime OUT_DIR]
     python -m experiments.trigger_word synthesize --out DIR --n N
+    python -m experiments.trigger_word check --workdir DIR --words REAL_DIR [--trigger LABEL]
 
 The recipe: words (synthesised with eSpeak NG by voices split between train,
 validation and test; or your recordings) -> 10 s clips with trigger words and other
@@ -26,11 +27,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl import cli, losses, plots
+from jaxdl import cli, losses
 from jaxdl import config as config_lib
 from jaxdl.data import pipeline
-from jaxdl.data.audio_files import AudioError, load_audio, write_wav
-from jaxdl.tasks.trigger_word import detection, events, generator, sources
+from jaxdl.tasks.trigger_word import detection, events, generator, real_check, sources
 from jaxdl.tasks.trigger_word.generator import clip_spec, feature_spec
 from jaxdl.tasks.trigger_word import plots as trigger_plots
 from jaxdl.tasks.trigger_word.model import TriggerWordModel
@@ -47,6 +47,7 @@ log = logging.getLogger("trigger_word")
 CHOICES = {
     "data.words": ("espeak", "folders", "speech_commands"),
     "data.storage": ("on_the_fly", "tfds"),
+    "features.front_end": generator.FRONT_ENDS,
     "optim.name": OPTIMIZERS,
     "optim.schedule": SCHEDULES,
     "train.parallel": STRATEGIES,
@@ -57,7 +58,8 @@ CHOICES = {
 def check_config(config) -> None:
     """Refuses, before any work, values that are not among their choices."""
     config_lib.check_choices(config, CHOICES)
-    if config.data.storage == "tfds" and config.data.words != "espeak":
+    if config.data.storage == "tfds" and (config.data.words != "espeak"
+                                          or config.data.positives_dir):
         raise config_lib.ConfigError("data.storage='tfds' stores eSpeak clips; use "
                                      "data.storage='on_the_fly' with your own words")
     try:
@@ -103,32 +105,20 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
     spec, features = clip_spec(config), feature_spec(config)
     num_steps = output_steps(config)
     batch_size, steps = config.train.batch_size, config.train.steps
-    log.info("clips: %.1f s at %d Hz = %d samples -> %d spectrogram frames x %d bins -> "
+    log.info("clips: %.1f s at %d Hz = %d samples -> %d feature frames x %d features -> "
              "%d output steps", spec.seconds, spec.sample_rate, spec.num_samples,
              features.num_frames(spec.num_samples), features.num_bins, num_steps)
 
     t0 = time.perf_counter()
-    train_clips = config.data.train_clips or steps * batch_size
-    if config.data.storage == "tfds":
-        banks, description, skipped = dict.fromkeys(sources.SPLITS), "stored eSpeak NG clips", []
-    else:
-        banks, description, skipped = sources.load_banks(config.data, spec,
-                                                         progress=progress)
-        for split, bank in banks.items():
-            bank.check(spec)
-            log.info("%s words: %d trigger, %d other (%s)", split, len(bank.positives),
-                     len(bank.negatives), description)
-    clips = sources.clip_sources(config.data, spec, banks, train_clips, config.seed)
-    makers = {s: generator.BatchMaker(banks[s], spec, features, num_steps) for s in sources.SPLITS}
-    mean, std = generator.feature_stats(makers["train"], clips["train"])
-    for m in makers.values():
-        m.mean, m.std = jnp.asarray(mean), jnp.asarray(std)
+    data = sources.prepare_run_data(config, spec, features, num_steps, progress=progress)
+    banks, description, skipped, clips, makers = (
+        data.banks, data.description, data.skipped, data.clips, data.makers)
+    mean, std, train_maker = data.mean, data.std, data.train_maker
     data_seconds = time.perf_counter() - t0
-
     epochs = -(-steps * batch_size // len(clips["train"]))
     train_batches = pipeline.training_batches(
         clips["train"], global_batch_size=batch_size, seed=config.seed,
-        num_epochs=epochs, transform=lambda ex: ex)[:steps].map(makers["train"])
+        num_epochs=epochs, transform=lambda ex: ex)[:steps].map(train_maker)
     rng = jax.random.key(config.seed)
     init_rng, step_rng = jax.random.split(rng)
     state = create_state(config, init_rng, steps)
@@ -176,7 +166,8 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
                  "spectrogram_frames": features.num_frames(spec.num_samples),
                  "frequency_bins": features.num_bins,
                  **{f"{s}_words": {"trigger": int(len(b.positives)),
-                                   "other": int(len(b.negatives))}
+                                   "other": int(len(b.negatives)),
+                                   "by_pico": sum(v.startswith("pico:") for v in b.speakers)}
                     for s, b in banks.items() if b is not None}},
         **run_record(config, strategy, fit, best, best_metric="best_val_event_f1",
                      data_seconds=round(data_seconds, 1),
@@ -184,54 +175,35 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
     }
     write_json(workdir / "results.json", results)
     write_json(workdir / "pr_curve.json", {k: np.asarray(v).tolist() for k, v in curve.items()})
-    make_plots(workdir, config, clips["test"], makers["test"], test_pred, detections, curve)
+    trigger_plots.run_plots(workdir, config, clips["test"], makers["test"], test_pred,
+                            detections, curve)
     return results
-
-
-def make_plots(workdir: Path, config, source, maker: generator.BatchMaker, pred: dict,
-               detections: list, curve: dict) -> None:
-    from jaxdl.train.metric_writers import read_metrics
-    out = workdir / "plots"
-    plots.learning_curves(read_metrics(workdir / "metrics.jsonl"),
-                          out / "learning_curves.png", title="Trigger word: learning curves")
-    trigger_plots.precision_recall(curve, out / "precision_recall.png",
-                                   mark_threshold=config.eval.threshold,
-                                   title="Test events: precision vs recall over thresholds")
-    clips = detection.clip_panels(source, maker, pred, detections, config.data.trigger,
-                                  n=min(config.eval.plot_clips, len(source)))
-    trigger_plots.trigger_word_clips(
-        clips, out / "test_clips.png", threshold=config.eval.threshold,
-        trigger_words=(config.data.trigger,),
-        title="Test clips (unseen voices): truth and prediction")
 
 
 def detect(workdir: str | Path, paths: list[str], *, chime_dir: str | None = None,
            out=None) -> int:
     """Prints one JSON line per file; returns the exit code (1 if every file failed)."""
     run = load_finished_run(workdir, create_state)
-    config, e = run.config, run.config.eval
     norm = run.meta["normalization"]
-    mean, std = jnp.asarray(norm["mean"], jnp.float32), jnp.asarray(norm["std"], jnp.float32)
-    rate = config.clip.sample_rate
-    failures = 0
-    for path in paths:
-        try:
-            audio = load_audio(path, rate)
-        except AudioError as err:
-            failures += 1
-            print(json.dumps({"path": path, "error": str(err)}), file=out, flush=True)
-            continue
-        times = detection.detect_in_audio(
-            run.state, audio, clip_spec(config), feature_spec(config), mean, std,
-            threshold=e.threshold, min_consecutive=e.min_consecutive,
-            refractory=e.refractory)
-        line = {"path": path, "detections": [round(float(t), 3) for t in times]}
-        if chime_dir:
-            target = Path(chime_dir) / f"{Path(path).stem}_chime.wav"
-            write_wav(target, detection.with_chimes(audio, times, rate), rate)
-            line["chime"] = str(target)
-        print(json.dumps(line), file=out, flush=True)
-    return 1 if paths and failures == len(paths) else 0
+    return detection.detect_files(
+        run.state, paths, spec=clip_spec(run.config), features=feature_spec(run.config),
+        mean=jnp.asarray(norm["mean"], jnp.float32), std=jnp.asarray(norm["std"], jnp.float32),
+        eval_config=run.config.eval, chime_dir=chime_dir, out=out)
+
+
+def check(workdir: str | Path, words_dir: str, trigger: str | None = None, *,
+          snrs=real_check.DEFAULT_SNRS, clips: int = 100, seed: int = 0) -> dict:
+    """The real-voice check (jaxdl.tasks.trigger_word.real_check) of a finished run
+    on a folder of recorded words; writes WORKDIR/real_check.json."""
+    run = load_finished_run(workdir, create_state)
+    c, norm = run.config, run.meta["normalization"]
+    results = real_check.check_folder(
+        run.state, words_dir, trigger or c.data.trigger, spec=clip_spec(c),
+        features=feature_spec(c), num_steps=output_steps(c), mean=jnp.asarray(norm["mean"]),
+        std=jnp.asarray(norm["std"]), eval_config=c.eval, snrs=snrs, clips_per_snr=clips,
+        seed=seed)
+    write_json(Path(workdir) / "real_check.json", results)
+    return results
 
 
 # -- synthesize --------------------------------------------------------------------
@@ -239,7 +211,7 @@ def synthesize(config, out_dir: str | Path, n: int, split: str = "test",
                *, progress: bool = True) -> list[Path]:
     """Writes n labelled clips of `split`: clip_K.wav and clip_K.json (its words)."""
     check_config(config)
-    spec = clip_spec(config)
+    spec = clip_spec(config, split)
     banks, description, _ = sources.load_banks(config.data, spec, progress=progress)
     banks[split].check(spec)
     maker = generator.BatchMaker(banks[split], spec, feature_spec(config),
@@ -261,6 +233,18 @@ def _detect_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("clips", nargs="+")
 
 
+def _check_args(p: argparse.ArgumentParser) -> None:
+    """Score a finished run on clips built from a folder of real recorded words."""
+    p.add_argument("--workdir", required=True)
+    p.add_argument("--words", required=True, metavar="DIR",
+                   help="recordings, labelled by sub-folder or by file name up to '_'")
+    p.add_argument("--trigger", help="the trigger's label in DIR (default: the run's word)")
+    p.add_argument("--snr", type=float, nargs="+", default=list(real_check.DEFAULT_SNRS),
+                   metavar="DB")
+    p.add_argument("--clips", type=int, default=100, help="clips per SNR")
+    p.add_argument("--seed", type=int, default=0)
+
+
 def _synthesize_args(p: argparse.ArgumentParser) -> None:
     """Write labelled clips (wav + json of word positions) to listen to."""
     p.add_argument("--config", default=DEFAULT_CONFIG, metavar="FILE.py[:PRESET]")
@@ -272,10 +256,17 @@ def _synthesize_args(p: argparse.ArgumentParser) -> None:
 def main(argv=None) -> int:
     verb, args, overrides = config_lib.parse_command(
         argv, verbs={"train": _train_args, "detect": _detect_args,
-                     "synthesize": _synthesize_args},
+                     "synthesize": _synthesize_args, "check": _check_args},
         prog="python -m experiments.trigger_word")
     if verb == "detect":
         return detect(args.workdir, args.clips, chime_dir=args.chime)
+    if verb == "check":
+        if args.clips < 1:
+            raise config_lib.ConfigError(f"--clips must be at least 1, got {args.clips}")
+        r = check(args.workdir, args.words, args.trigger, snrs=tuple(args.snr),
+                  clips=args.clips, seed=args.seed)
+        print(json.dumps(real_check.summary(r)))
+        return 0
     config = config_lib.config_or_exit(args.config, overrides)
     if verb == "synthesize":
         if args.n < 1:

@@ -186,3 +186,99 @@ def test_quick_run_on_two_devices_with_shard_map(tmp_path):
                                   "platform": "cpu"}
     assert np.isfinite(last_json_line(proc.stdout)["event_f1"])
     shutil.rmtree(tmp_path / "run")
+
+
+@pytest.fixture(scope="module")
+def recorded_words(tmp_path_factory):
+    """A tiny hand-made folder of 'recordings': test-split eSpeak voices saying the
+    trigger (16 kHz, in a sub-folder) and other words (8 kHz, FSDD-like names)."""
+    from jaxdl.tasks.trigger_word.generator import speech_bank
+    root = tmp_path_factory.mktemp("recorded")
+    bank = speech_bank("test", trigger="activate", negatives=("hello", "water", "music"),
+                       num_positive=6, num_negative=6, seed=0, sample_rate=16000,
+                       num_samples=32000)
+    (root / "activate").mkdir()
+    for i, (w, n, pos, text) in enumerate(zip(bank.audio, bank.lengths, bank.positive,
+                                              bank.texts)):
+        rate = 16000 if pos else 8000
+        path = root / "activate" / f"take{i}.wav" if pos else root / f"{text}_x_{i}.wav"
+        write_wav(path, resample(0.1 * w[:n], 16000, rate), rate)
+    (root / "notes.wav").write_bytes(b"not a wav")        # skipped, listed
+    return root
+
+
+def test_check_scores_a_run_on_a_folder_of_recorded_words(detector, recorded_words):
+    workdir, _ = detector
+    args = ["-m", "experiments.trigger_word", "check", "--workdir", str(workdir),
+            "--words", str(recorded_words), "--snr", "20", "5", "--clips", "12"]
+    first = last_json_line(run_cli(args, check=True).stdout)
+    result = json.loads((workdir / "real_check.json").read_text())
+    again = last_json_line(run_cli(args, check=True).stdout)
+    assert first == again                             # same folder, seed: same clips
+    assert set(first) == {f"{k}/{m}" for k in ("snr_20", "snr_5", "all")
+                          for m in ("event_f1", "event_recall", "false_accepts_per_hour")}
+    assert result["recordings"] == {"activate": 6, "hello": 2, "music": 2, "water": 2}
+    assert len(result["skipped_files"]) == 1 and "notes.wav" in result["skipped_files"][0]
+    assert result["snr_20"]["clips"] == result["snr_5"]["clips"] == 12
+    assert result["all"]["clips"] == 24
+    assert result["all"]["positives"] == (result["snr_20"]["positives"]
+                                          + result["snr_5"]["positives"]) > 0
+    # eSpeak voices it never heard, from files: the detector trained on eSpeak hears them
+    assert result["snr_20"]["event_recall"] > 0.5
+    # a label that is not in the folder: one line naming the labels there
+    bad = run_cli(args[:-5] + ["--trigger", "seven"])
+    assert bad.returncode != 0 and "labels found" in bad.stderr
+    assert "Traceback" not in bad.stderr
+
+
+def test_speech_embedding_front_end_end_to_end(tmp_path, clips):
+    """The default front end at tiny sizes: the training clips' embeddings are
+    computed once and looked up, the model sees 96-d vectors every 80 ms, and
+    detect reads the same front end back from the run."""
+    pytest.importorskip("pyopen_wakeword")
+    workdir = tmp_path / "run"
+    proc = run_cli(["-m", "experiments.trigger_word", "--config",
+                    "configs/trigger_word.py:quick_embedding", "--workdir", str(workdir),
+                    "--no-progress"], check=True)
+    results = json.loads((workdir / "results.json").read_text())
+    # 2 s: (32000 - 512) // 160 + 1 = 197 mel frames -> (197 - 76) // 8 + 1 = 16
+    # embeddings -> conv kernel 3: 14 steps
+    assert results["data"]["spectrogram_frames"] == 16
+    assert results["data"]["frequency_bins"] == 96
+    assert results["data"]["output_steps"] == 14
+    assert results["config"]["features"]["front_end"] == "speech_embedding"
+    assert results["train"]["steps"] == 6
+    assert "event_f1" in last_json_line(proc.stdout)
+    out = run_cli(["-m", "experiments.trigger_word", "detect", "--workdir", str(workdir),
+                   str(clips / "clip_0000.wav")], check=True)
+    line = json.loads(out.stdout.strip().splitlines()[-1])
+    assert line["path"].endswith("clip_0000.wav") and isinstance(line["detections"], list)
+
+
+def test_ten_of_your_recordings_and_synthesised_other_words(tmp_path, recorded_words):
+    """data.positives_dir with words=espeak: your recordings are the trigger word
+    (split 6 / 2 / 2, each training one used 20 times at other speeds), every other
+    word is synthesised."""
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    takes = sorted((recorded_words / "activate").glob("*.wav"))
+    for i in range(10):                     # 10 files from the 6 takes
+        shutil.copy(takes[i % len(takes)], mine / f"me_{i}.wav")
+    workdir = tmp_path / "run"
+    proc = run_cli(["-m", "experiments.trigger_word", "--config", CONFIG, "--workdir",
+                    str(workdir), "--no-progress", f"--config.data.positives_dir={mine}"],
+                   check=True)
+    results = json.loads((workdir / "results.json").read_text())
+    assert results["data"]["train_words"]["trigger"] == 6 * 20
+    assert results["data"]["validation_words"]["trigger"] == 2
+    assert results["data"]["test_words"]["trigger"] == 2
+    assert results["data"]["train_words"]["other"] == 24       # the quick preset's
+    assert "your trigger words" in results["data"]["words"]
+    assert "event_f1" in last_json_line(proc.stdout)
+    # too few recordings: one line saying how many are needed
+    few = tmp_path / "few"
+    few.mkdir()
+    shutil.copy(takes[0], few / "a.wav")
+    bad = run_cli(["-m", "experiments.trigger_word", "--config", CONFIG, "--workdir",
+                   str(tmp_path / "bad"), f"--config.data.positives_dir={few}"])
+    assert bad.returncode != 0 and "at least 3" in bad.stderr

@@ -67,6 +67,8 @@ class TriggerWordClipsConfig(tfds.core.BuilderConfig):
     drr_db: tuple[float, float] = _SPEC.drr_db
     lowpass_probability: float = _SPEC.lowpass_probability
     lowpass_hz: tuple[float, float] = _SPEC.lowpass_hz
+    eq_probability: float = _SPEC.eq_probability
+    eq_db: float = _SPEC.eq_db
 
     @property
     def spec(self) -> ClipSpec:
@@ -96,7 +98,8 @@ def _normalise(fields: dict) -> dict:
     out["negatives"] = tuple(str(w) for w in out["negatives"])
     out["kinds"] = tuple(str(k) for k in out["kinds"])
     for name in ("seconds", "target_dbfs", "min_gap_seconds", "tail_seconds",
-                 "max_word_seconds", "room_probability", "lowpass_probability"):
+                 "max_word_seconds", "room_probability", "lowpass_probability",
+                 "eq_probability", "eq_db"):
         out[name] = float(out[name])
     for name in ("train_size", "validation_size", "test_size", "seed", "num_positive_words",
                  "num_negative_words", "sample_rate", "max_positives", "max_negatives",

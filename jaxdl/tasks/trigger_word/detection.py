@@ -63,6 +63,8 @@ def clip_panels(source, maker: BatchMaker, predictions: dict, detections: list,
         words = [(s, e, trigger if p else "other") for s, e, p, _ in segments(layout, rate)]
         panels.append({"audio": audio[i], "sample_rate": rate,
                        "features": np.asarray(maker.features(audio[i])),
+                       "features_label": ("frequency bin" if isinstance(
+                           maker.features, FeatureSpec) else "embedding dimension"),
                        "labels": predictions["labels"][i], "probs": predictions["probs"][i],
                        "detections": detections[i], "truths": words,
                        "name": f"test clip {i}"})
@@ -150,3 +152,33 @@ def detect_in_audio(state, audio: np.ndarray, spec: ClipSpec, features: FeatureS
         if t < len(audio) / spec.sample_rate and (not kept or t - kept[-1] > refractory_seconds):
             kept.append(t)
     return np.asarray(kept)
+
+
+def detect_files(state, paths: list[str], *, spec: ClipSpec, features, mean, std,
+                 eval_config, chime_dir: str | None = None, out=None) -> int:
+    """`detect_in_audio` on each file: one JSON line per file on `out` ({"path",
+    "detections": [seconds, ...]}, or {"path", "error"} for a file that cannot be
+    read, and the others go on); with `chime_dir`, each file with a chime at each
+    detection. Returns the exit code: 1 if every file failed, else 0."""
+    import json
+    from pathlib import Path
+    from jaxdl.data.audio_files import AudioError, load_audio, write_wav
+    e, rate = eval_config, spec.sample_rate
+    failures = 0
+    for path in paths:
+        try:
+            audio = load_audio(path, rate)
+        except AudioError as err:
+            failures += 1
+            print(json.dumps({"path": path, "error": str(err)}), file=out, flush=True)
+            continue
+        times = detect_in_audio(state, audio, spec, features, mean, std,
+                                threshold=e.threshold, min_consecutive=e.min_consecutive,
+                                refractory=e.refractory)
+        line = {"path": path, "detections": [round(float(t), 3) for t in times]}
+        if chime_dir:
+            target = Path(chime_dir) / f"{Path(path).stem}_chime.wav"
+            write_wav(target, with_chimes(audio, times, rate), rate)
+            line["chime"] = str(target)
+        print(json.dumps(line), file=out, flush=True)
+    return 1 if paths and failures == len(paths) else 0

@@ -68,6 +68,10 @@ class ClipSpec:
     drr_db: tuple[float, float] = (0.0, 12.0)
     lowpass_probability: float = 0.0
     lowpass_hz: tuple[float, float] = (3000.0, 4000.0)
+    # and with probability eq_probability a microphone's colouring: a random smooth
+    # gain curve over log frequency, within +-eq_db
+    eq_probability: float = 0.0
+    eq_db: float = 6.0
 
     def __post_init__(self):
         unknown = set(self.kinds) - set(BACKGROUND_KINDS)
@@ -82,7 +86,7 @@ class ClipSpec:
                 raise ValueError(f"{name} must be (low, high), got {(lo, hi)}")
         if self.seconds <= 0 or self.sample_rate <= 0:
             raise ValueError("seconds and sample_rate must be positive")
-        for name in ("room_probability", "lowpass_probability"):
+        for name in ("room_probability", "lowpass_probability", "eq_probability"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)}")
         if self.rt60[0] <= 0:
@@ -102,17 +106,26 @@ class ClipSpec:
         return self.max_positives + self.max_negatives
 
 
-def clip_spec(config) -> ClipSpec:
-    """The ClipSpec of a run's config (its `clip` group)."""
+AUGMENTATIONS = ("room_probability", "rt60", "drr_db", "lowpass_probability", "lowpass_hz",
+                 "eq_probability", "eq_db")
+
+
+def clip_spec(config, split: str = "train") -> ClipSpec:
+    """The ClipSpec of a run's config (its `clip` group) for `split`. Rooms,
+    microphones (AUGMENTATIONS) and `clip.train_background_db` (if set) shape the
+    training clips only: validation and test clips are the course's (background at
+    `clip.background_db`, no room), so their scores mean the same whatever the
+    training recipe."""
     c = config.clip
+    train = split == "train"
+    background = tuple(c.get("train_background_db", ()) or ()) if train else ()
     return ClipSpec(
         sample_rate=c.sample_rate, seconds=c.seconds, max_positives=c.max_positives,
         max_negatives=c.max_negatives, label_steps=c.label_steps,
-        word_db=tuple(c.word_db), background_db=tuple(c.background_db),
+        word_db=tuple(c.word_db), background_db=background or tuple(c.background_db),
         target_dbfs=c.target_dbfs, kinds=tuple(c.kinds), babble_words=c.babble_words,
         **{k: (tuple(c[k]) if isinstance(c[k], (tuple, list)) else c[k])
-           for k in ("room_probability", "rt60", "drr_db", "lowpass_probability",
-                     "lowpass_hz") if k in c})
+           for k in AUGMENTATIONS if k in c and (train or not k.endswith("probability"))})
 
 
 FRONT_ENDS = ("spectrogram", "speech_embedding")
@@ -237,7 +250,9 @@ def speech_bank(split: str, *, trigger: str, negatives: Sequence[str], num_posit
     vocal tract); (1, 1) leaves the words as eSpeak says them. `pico_fraction`: this
     fraction of the utterances (drawn at random) is said by SVOX Pico's voices
     (`jaxdl.tasks.trigger_word.pico`; both of them, whatever the split) with their
-    own random speed and pitch, instead of eSpeak.
+    own random speed and pitch, instead of eSpeak (if Pico is not installed: a
+    warning, and eSpeak says them all; the bank's speakers tell which voice said
+    what).
     """
     from jaxdl.tasks.trigger_word import voices as speech
     from jaxdl.data.generated import SPLIT_INDEX
@@ -252,8 +267,14 @@ def speech_bank(split: str, *, trigger: str, negatives: Sequence[str], num_posit
              + [near_misses[i % len(near_misses)] for i in range(num_near)]
              + [negatives[i % len(negatives)] for i in range(num_negative - num_near)])
     settings = speech.sample_settings(rng, pool, len(texts))
+    from jaxdl.tasks.trigger_word import pico
+    if pico_fraction and not pico.available():
+        import logging
+        logging.getLogger(__name__).warning(
+            "SVOX Pico is not installed (pip install ttspico, or jaxdl[voices]): the "
+            "%s words are all spoken by eSpeak NG", split)
+        pico_fraction = 0.0
     if pico_fraction:       # some utterances by SVOX Pico's voices instead
-        from jaxdl.tasks.trigger_word import pico
         chosen = np.flatnonzero(rng.uniform(size=len(texts)) < pico_fraction)
         for i, setting in zip(chosen, pico.sample_settings(rng, len(chosen))):
             settings[i] = setting
@@ -344,7 +365,7 @@ def sample_layout(rng: np.random.Generator, bank: WordBank, spec: ClipSpec) -> d
 
 def _room_layout(rng: np.random.Generator, spec: ClipSpec) -> dict:
     """The room and microphone of one clip (see ClipSpec)."""
-    room, rt60, drr, lowpass, cutoff = rng.uniform(size=5)
+    room, rt60, drr, lowpass, cutoff, eq = rng.uniform(size=6)
     lo, hi = spec.rt60
     return {
         "room": np.bool_(room < spec.room_probability),
@@ -353,6 +374,7 @@ def _room_layout(rng: np.random.Generator, spec: ClipSpec) -> dict:
         "lowpass": np.bool_(lowpass < spec.lowpass_probability),
         "lowpass_hz": np.float32(spec.lowpass_hz[0]
                                  + (spec.lowpass_hz[1] - spec.lowpass_hz[0]) * cutoff),
+        "eq_db": np.float32(spec.eq_db if eq < spec.eq_probability else 0.0),
     }
 
 
@@ -396,7 +418,7 @@ def segments(layout: dict, sample_rate: int) -> list[tuple[float, float, bool, i
 # What render_clips reads from a layout.
 _LAYOUT_KEYS = ("word", "start", "gain", "background", "background_gain",
                 "background_file", "babble_word", "babble_start", "babble_gain",
-                "noise_seed", "room", "rt60", "drr_db", "lowpass", "lowpass_hz")
+                "noise_seed", "room", "rt60", "drr_db", "lowpass", "lowpass_hz", "eq_db")
 RIR_SECONDS = 0.5   # simulated impulse responses are cut here (-37 dB at rt60 0.8 s)
 
 
@@ -464,16 +486,32 @@ def lowpass_mask(num_bins: int, fft_length: int, cutoff_hz: jax.Array,
     return 0.5 * (1.0 + jnp.cos(jnp.pi * x))
 
 
+def eq_curve(key: jax.Array, num_bins: int, fft_length: int, max_db: jax.Array,
+             sample_rate: int, bands: int = 6) -> jax.Array:
+    """A random smooth gain [num_bins]: `bands` raised-cosine bumps spaced evenly
+    in log frequency from 50 Hz to Nyquist, each with a gain uniform in
+    [-max_db, max_db] dB (0 dB for max_db = 0)."""
+    f = jnp.maximum(jnp.arange(num_bins, dtype=jnp.float32) * sample_rate / fft_length, 50.0)
+    x = jnp.log(f / 50.0) / jnp.log(sample_rate / 100.0) * (bands - 1)   # 0 .. bands-1
+    db = jax.random.uniform(key, (bands,), minval=-1.0, maxval=1.0) * max_db
+    weights = jnp.clip(1.0 - jnp.abs(x[:, None] - jnp.arange(bands)), 0.0, 1.0)
+    return 10.0 ** (weights @ db / 20.0)
+
+
 def apply_room(speech: jax.Array, key: jax.Array, layout: dict, sample_rate: int
                ) -> jax.Array:
-    """`speech` [n] through the clip's room (if layout["room"]) and microphone
-    low-pass (if layout["lowpass"]), at its own RMS: one FFT convolution."""
+    """`speech` [n] through the clip's room (if layout["room"]), microphone
+    low-pass (if layout["lowpass"]) and colouring (layout["eq_db"], 0 = none), at
+    its own RMS: one FFT convolution."""
     n = speech.shape[0]
     length = int(RIR_SECONDS * sample_rate)
     size = n + length
     spectrum = jnp.fft.rfft(speech, size)
     rir = room_response(key, layout["rt60"], layout["drr_db"], length, sample_rate)
     gain = jnp.where(layout["room"], jnp.fft.rfft(rir, size), 1.0)
+    if "eq_db" in layout:
+        gain = gain * eq_curve(jax.random.fold_in(key, 1), spectrum.shape[0], size,
+                               layout["eq_db"], sample_rate)
     gain = gain * jnp.where(layout["lowpass"],
                             lowpass_mask(spectrum.shape[0], size, layout["lowpass_hz"],
                                          sample_rate), 1.0)
@@ -510,7 +548,10 @@ def render_clip(layout: dict, words: jax.Array, backgrounds: jax.Array,
     speech = _add_words(jnp.zeros((n,)), words, layout["word"], layout["start"],
                         layout["gain"])
     if "room" in layout:    # the words through a room and microphone (see ClipSpec)
-        speech = jax.lax.cond(layout["room"] | layout["lowpass"],
+        coloured = layout["room"] | layout["lowpass"]
+        if "eq_db" in layout:
+            coloured = coloured | (layout["eq_db"] > 0)
+        speech = jax.lax.cond(coloured,
                               lambda s: apply_room(s, room_key, layout, spec.sample_rate),
                               lambda s: s, speech)
     mix = bed + speech

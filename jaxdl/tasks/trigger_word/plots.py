@@ -94,7 +94,7 @@ def _draw_trigger_clip(subfig: Any, clip: dict[str, Any], threshold: float,
     features = clip["features"]
     ax_spec.imshow(features.T, origin="lower", aspect="auto", cmap="magma",
                    extent=(0.0, duration, 0.0, features.shape[1]), interpolation="nearest")
-    ax_spec.set_ylabel("frequency bin")
+    ax_spec.set_ylabel(clip.get("features_label", "frequency bin"))
 
     num_steps = clip["labels"].size
     times = np.arange(num_steps) * duration / num_steps
@@ -283,3 +283,24 @@ def precision_recall(
     """
     fig = _precision_recall_figure(curve, mark_threshold=mark_threshold, title=title)
     return save_figure(fig, path)
+
+
+# -------------------------------------------------------------- a run's plots
+
+def run_plots(workdir: Path, config, source, maker, pred: dict, detections: list,
+              curve: dict) -> None:
+    """A finished run's plots in WORKDIR/plots: learning curves, the test events'
+    precision-recall curve and the first test clips with their predictions."""
+    from jaxdl import plots
+    from jaxdl.tasks.trigger_word import detection
+    from jaxdl.train.metric_writers import read_metrics
+    out = Path(workdir) / "plots"
+    plots.learning_curves(read_metrics(Path(workdir) / "metrics.jsonl"),
+                          out / "learning_curves.png", title="Trigger word: learning curves")
+    precision_recall(curve, out / "precision_recall.png", mark_threshold=config.eval.threshold,
+                     title="Test events: precision vs recall over thresholds")
+    clips = detection.clip_panels(source, maker, pred, detections, config.data.trigger,
+                                  n=min(config.eval.plot_clips, len(source)))
+    trigger_word_clips(clips, out / "test_clips.png", threshold=config.eval.threshold,
+                       trigger_words=(config.data.trigger,),
+                       title="Test clips (unseen voices): truth and prediction")

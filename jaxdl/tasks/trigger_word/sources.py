@@ -18,6 +18,7 @@ The two real-recording banks return a `jaxdl.tasks.trigger_word.generator.WordBa
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from pathlib import Path
@@ -269,6 +270,65 @@ def speech_commands_bank(split: str, *, trigger: str, tfds_name: str = "speech_c
                                backgrounds=beds)
 
 
+def own_split(files: Sequence[Path], root: Path, seed: int) -> dict[str, list[Path]]:
+    """A few recordings split for training: ordered by a hash of (seed, path), then
+    15% (at least 1) to validation, 15% (at least 1) to test, the rest (at least 1)
+    to train. Needs 3 files."""
+    if len(files) < 3:
+        raise DataError(f"{root}: {len(files)} recording(s) of the trigger word; give at "
+                        "least 3 (one each for train, validation and test), 10 or more "
+                        "to train on")
+    order = sorted(files, key=lambda p: hashlib.sha1(
+        f"{int(seed)}:{p.relative_to(root).as_posix()}".encode()).hexdigest())
+    n = len(order)
+    n_val = n_test = max(1, round(0.15 * n))
+    return {"validation": order[:n_val], "test": order[n_val:n_val + n_test],
+            "train": order[n_val + n_test:]}
+
+
+def own_trigger_bank(split: str, data, *, sample_rate: int, num_samples: int,
+                     progress: bool = False) -> tuple[WordBank, list[str]]:
+    """The trigger word from your recordings (`data.positives_dir`, split by
+    `own_split`), every other word synthesised as in the eSpeak banks. In the
+    training bank each recording appears `data.positive_repeats` times, each time
+    played at another speed drawn from `data.speed` ((0.9, 1.1) if that is (1, 1)),
+    so a few recordings weigh as much as the synthesised words."""
+    _check_split(split)
+    root = Path(data.positives_dir)
+    if not root.is_dir():
+        raise DataError(f"positives folder {str(root)!r} does not exist")
+    try:
+        files = list_audio_files(root)
+    except AudioError as e:
+        raise DataError(f"positives folder {str(root)!r}: {e.problem}") from None
+    skipped: list[str] = []
+    mine = [a for a in (_load(p, sample_rate, skipped, trim=True)
+                        for p in own_split(files, root, data.voice_seed)[split])
+            if a is not None]
+    if not mine:
+        raise DataError(f"no readable recording of the trigger word for the {split!r} split")
+    train = split == "train"
+    others = generator.speech_bank(
+        split, trigger=data.trigger, negatives=tuple(data.negatives), num_positive=0,
+        num_negative=data.train_negative_words if train else data.eval_negative_words,
+        near_misses=tuple(data.near_misses),
+        near_miss_fraction=data.near_miss_fraction if train else 0.0,
+        speed=tuple(data.get("speed", (1.0, 1.0))), seed=data.voice_seed,
+        pico_fraction=data.get("pico_fraction", 0.0) if train else 0.0,
+        sample_rate=sample_rate, num_samples=num_samples, progress=progress)
+    if train:
+        lo, hi = tuple(data.get("speed", (1.0, 1.0)))
+        lo, hi = (0.9, 1.1) if (lo, hi) == (1.0, 1.0) else (lo, hi)
+        rng = np.random.default_rng([data.voice_seed, 11])
+        mine = [generator.speed_perturb(a, f) for a in mine
+                for f in rng.uniform(lo, hi, int(data.get("positive_repeats", 20)))]
+    words = mine + [others.audio[i, :others.lengths[i]] for i in range(len(others))]
+    return WordBank.from_words(
+        words, [True] * len(mine) + [False] * len(others), [data.trigger] * len(mine)
+        + list(others.texts), ["yours"] * len(mine) + list(others.speakers),
+        sample_rate=sample_rate, num_samples=num_samples), skipped
+
+
 # -- a run's banks and clips ---------------------------------------------------------
 def load_banks(data, spec: ClipSpec, *, progress: bool = True, splits=SPLITS
                ) -> tuple[dict, str, list]:
@@ -277,6 +337,12 @@ def load_banks(data, spec: ClipSpec, *, progress: bool = True, splits=SPLITS
     between splits), "folders" or "speech_commands" (every split)."""
     common = dict(sample_rate=spec.sample_rate, num_samples=spec.num_samples)
     banks, skipped = {}, []
+    if data.words == "espeak" and data.positives_dir:
+        for split in splits:
+            banks[split], bad = own_trigger_bank(split, data, progress=progress, **common)
+            skipped += bad
+        return banks, (f"your trigger words from {data.positives_dir}, other words by "
+                       "eSpeak NG"), skipped
     if data.words == "espeak":
         for split in splits:
             train = split == "train"
@@ -288,6 +354,8 @@ def load_banks(data, spec: ClipSpec, *, progress: bool = True, splits=SPLITS
                 # word equally often
                 near_misses=tuple(data.near_misses),
                 near_miss_fraction=data.near_miss_fraction if train else 0.0,
+                speed=tuple(data.get("speed", (1.0, 1.0))),
+                pico_fraction=data.get("pico_fraction", 0.0) if train else 0.0,
                 seed=data.voice_seed, progress=progress, **common)
         return banks, "eSpeak NG words, voices disjoint between splits", skipped
     if data.words == "folders":
@@ -308,9 +376,13 @@ def load_banks(data, spec: ClipSpec, *, progress: bool = True, splits=SPLITS
                     "speech_commands")
 
 
-def clip_sources(data, spec: ClipSpec, banks: dict, train_clips: int, seed: int) -> dict:
+def clip_sources(data, spec, banks: dict, train_clips: int, seed: int) -> dict:
     """split -> random-access clips: layouts rendered on the fly from `banks`, or
-    clips stored once as a TFDS dataset (data.storage = "tfds"; banks unused)."""
+    clips stored once as a TFDS dataset (data.storage = "tfds"; banks unused).
+    `spec`: one ClipSpec, or split -> ClipSpec (stored clips use the test split's
+    for every split)."""
+    specs = spec if isinstance(spec, dict) else dict.fromkeys(SPLITS, spec)
+    spec = specs["test"]
     sizes = {"train": train_clips, "validation": data.validation_clips,
              "test": data.test_clips}
     if data.storage == "tfds":
@@ -322,8 +394,56 @@ def clip_sources(data, spec: ClipSpec, banks: dict, train_clips: int, seed: int)
             num_positive_words=data.train_positive_words,
             num_negative_words=data.train_negative_words,
             **{f: getattr(spec, f) for f in dataset.SPEC_FIELDS})
-    return {split: generator.ClipLayouts(banks[split], spec, seed, split, sizes[split])
-            for split in SPLITS}
+    return {split: generator.ClipLayouts(banks[split], specs[split], seed, split,
+                                         sizes[split]) for split in SPLITS}
+
+
+@dataclasses.dataclass
+class RunData:
+    """What a training run reads: the word banks (split -> WordBank, None for stored
+    clips), a description of the words and the files skipped; each split's clips and
+    BatchMaker (normalised by the training features' per-bin mean and std); and the
+    training batches' maker (cached features when `data.cache_train_features`)."""
+
+    banks: dict
+    description: str
+    skipped: list
+    clips: dict
+    makers: dict
+    mean: np.ndarray
+    std: np.ndarray
+    train_maker: object
+
+
+def prepare_run_data(config, spec: ClipSpec, features, num_steps: int, *,
+                     progress: bool = True) -> RunData:
+    """A run's RunData from its config (`data`, `clip`, `train`, `eval` groups);
+    `spec` (the training clips') checks the banks, each split's clips use its own
+    (`generator.clip_spec(config, split)`)."""
+    import jax.numpy as jnp
+    data = config.data
+    train_clips = data.train_clips or config.train.steps * config.train.batch_size
+    if data.storage == "tfds":
+        banks, description, skipped = dict.fromkeys(SPLITS), "stored eSpeak NG clips", []
+    else:
+        banks, description, skipped = load_banks(data, spec, progress=progress)
+        for split, bank in banks.items():
+            bank.check(spec)
+            log.info("%s words: %d trigger, %d other (%s)", split, len(bank.positives),
+                     len(bank.negatives), description)
+    specs = {s: generator.clip_spec(config, s) for s in SPLITS}
+    clips = clip_sources(data, specs, banks, train_clips, config.seed)
+    makers = {s: generator.BatchMaker(banks[s], specs[s], features, num_steps)
+              for s in SPLITS}
+    mean, std = generator.feature_stats(makers["train"], clips["train"])
+    for m in makers.values():
+        m.mean, m.std = jnp.asarray(mean), jnp.asarray(std)
+    train_maker = makers["train"]
+    if data.get("cache_train_features"):      # a frozen front end: once per clip
+        train_maker = generator.cache_batches(train_maker, clips["train"],
+                                              batch_size=config.eval.batch_size,
+                                              progress=progress, desc="train features")
+    return RunData(banks, description, skipped, clips, makers, mean, std, train_maker)
 
 
 def write_labelled_clips(maker: generator.BatchMaker, seed: int, split: str, n: int,

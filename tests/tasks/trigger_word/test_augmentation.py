@@ -18,6 +18,9 @@ from jaxdl.tasks.trigger_word import generator as tw
 from test_clips import SR, batch_of, spec, toy_bank
 
 
+ROOM_KEYS = ("room", "lowpass", "lowpass_hz", "rt60", "drr_db", "eq_db")
+
+
 def sine(freq, n, rate=SR):
     return np.sin(2 * np.pi * freq * np.arange(n) / rate).astype(np.float32)
 
@@ -82,16 +85,16 @@ def test_clips_without_rooms_are_unchanged_and_with_rooms_differ_only_in_words()
     bank = toy_bank()
     plain = tw.ClipLayouts(bank, spec(), 0, "train", 6)
     rooms = tw.ClipLayouts(bank, spec(room_probability=1.0, lowpass_probability=1.0,
-                                      lowpass_hz=(2000.0, 3000.0)), 0, "train", 6)
+                                      lowpass_hz=(2000.0, 3000.0), eq_probability=1.0),
+                           0, "train", 6)
     words, beds = bank.arrays()["words"], bank.arrays()["backgrounds"]
     a, b = batch_of(plain, 6), batch_of(rooms, 6)
     for k in a:       # the same words, places and beds: only the room fields differ
-        if k not in ("room", "lowpass", "lowpass_hz", "rt60", "drr_db"):
+        if k not in ROOM_KEYS:
             np.testing.assert_array_equal(a[k], b[k], err_msg=k)
     assert not a["room"].any() and b["room"].all() and b["lowpass"].all()
     # rendering without the room fields at all: the clips as they were before rooms
-    old = {k: v for k, v in a.items() if k not in ("room", "lowpass", "lowpass_hz",
-                                                   "rt60", "drr_db")}
+    old = {k: v for k, v in a.items() if k not in ROOM_KEYS}
     clips = np.asarray(tw.render_clips(a, words, beds, spec()))
     np.testing.assert_array_equal(clips, np.asarray(tw.render_clips(old, words, beds, spec())))
     roomy = np.asarray(tw.render_clips(b, words, beds, rooms.spec))
@@ -141,3 +144,14 @@ def test_speech_bank_speed_is_deterministic():
     np.testing.assert_array_equal(a.audio, b.audio)
     assert a.texts == plain.texts and a.speakers == plain.speakers
     assert not np.array_equal(a.lengths, plain.lengths)
+
+
+def test_eq_curve_is_smooth_bounded_and_flat_at_zero():
+    key = jax.random.key(5)
+    flat = np.asarray(tw.eq_curve(key, 801, 1600, jnp.float32(0.0), 16000))
+    np.testing.assert_array_equal(flat, np.ones(801, np.float32))
+    g = 20 * np.log10(np.asarray(tw.eq_curve(key, 801, 1600, jnp.float32(6.0), 16000)))
+    assert np.abs(g).max() <= 6.0 + 1e-4 and np.abs(g).max() > 1.0
+    assert np.abs(np.diff(g)).max() < 1.0          # smooth: under 1 dB per 10 Hz bin
+    other = np.asarray(tw.eq_curve(jax.random.key(6), 801, 1600, jnp.float32(6.0), 16000))
+    assert not np.allclose(10 ** (g / 20), other)
