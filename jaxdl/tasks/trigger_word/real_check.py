@@ -26,7 +26,7 @@ from typing import Sequence
 
 import numpy as np
 
-from jaxdl.data.audio_files import AudioError, list_audio_files, load_audio
+from jaxdl.data.audio_files import AudioError, load_audio
 from jaxdl.data.sources import DataError
 from jaxdl.tasks.trigger_word.generator import BACKGROUND_KINDS, ClipLayouts, ClipSpec, WordBank
 
@@ -50,13 +50,9 @@ def load_recordings(folder: str | Path, sample_rate: int
     """label -> [(path, mono float32 audio at sample_rate)], and the files skipped
     ("path: reason": unreadable or silent). Raises DataError for a missing or empty
     folder."""
+    from jaxdl.tasks.trigger_word.sources import audio_files
     root = Path(folder)
-    if not root.is_dir():
-        raise DataError(f"word folder {str(folder)!r} does not exist")
-    try:
-        files = list_audio_files(root)
-    except AudioError as e:
-        raise DataError(f"word folder {str(folder)!r}: {e.problem}") from None
+    files = audio_files(root, "word")
     words: dict[str, list[tuple[str, np.ndarray]]] = {}
     skipped = []
     for path in files:

@@ -73,16 +73,23 @@ def hash_split(relative_path: str, seed: int,
     return SPLITS[-1]
 
 
+def audio_files(folder, role: str, where: str = "") -> list[Path]:
+    """The audio files under `folder` (recursively, sorted); DataError naming the
+    `role` folder (and `where`) if it is missing or holds none."""
+    root, where = Path(folder), f" ({where})" if where else ""
+    if not root.is_dir():
+        raise DataError(f"{role} folder {str(folder)!r} does not exist{where}")
+    try:
+        return list_audio_files(root)
+    except AudioError as e:
+        raise DataError(f"{role} folder {str(folder)!r}{where}: {e.problem}") from None
+
+
 def _split_files(folder: str, role: str, split: str, seed: int,
                  fractions) -> list[tuple[Path, str]]:
     """(path, relative posix path) of the wav files of `folder` in `split`."""
     root = Path(folder)
-    if not root.is_dir():
-        raise DataError(f"{role} folder {folder!r} does not exist (split {split!r})")
-    try:
-        files = list_audio_files(root)
-    except AudioError as e:
-        raise DataError(f"{role} folder {folder!r} (split {split!r}): {e.problem}") from None
+    files = audio_files(folder, role, f"split {split!r}")
     out = []
     for path in files:
         rel = path.relative_to(root).as_posix()
@@ -295,12 +302,7 @@ def own_trigger_bank(split: str, data, *, sample_rate: int, num_samples: int,
     so a few recordings weigh as much as the synthesised words."""
     _check_split(split)
     root = Path(data.positives_dir)
-    if not root.is_dir():
-        raise DataError(f"positives folder {str(root)!r} does not exist")
-    try:
-        files = list_audio_files(root)
-    except AudioError as e:
-        raise DataError(f"positives folder {str(root)!r}: {e.problem}") from None
+    files = audio_files(root, "positives")
     skipped: list[str] = []
     mine = [a for a in (_load(p, sample_rate, skipped, trim=True)
                         for p in own_split(files, root, data.voice_seed)[split])
