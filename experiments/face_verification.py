@@ -2,14 +2,16 @@
 
     python -m experiments.face_verification --config configs/face_verification.py --workdir DIR
     python -m experiments.face_verification verify --workdir DIR A.png B.png
-    python -m experiments.face_verification identify --workdir DIR --gallery FOLDER PROBE...
+    python -m experiments.face_verification identify --workdir DIR --gallery FOLDER PROBE|FOLDER...
     python -m experiments.face_verification cluster --workdir DIR FOLDER --k N
 
 The recipe: people split so that none is in two splits -> a ResNet encoder to a
 128-d unit vector -> triplet loss over batches of P people x K images with online
-mining -> validation on verification pairs, checkpoints -> on unseen people:
-verification (10-fold pairs), identification (k-NN, open set), clustering
-(k-means), each beside the same evaluation on raw pixels -> plots, results.json.
+mining, colour augmented (greyscale, hue, contrast, blur, ...) in the step -> validation
+on verification pairs, checkpoints -> on unseen people: verification (10-fold pairs),
+identification (k-NN, open set), clustering (k-means), each beside the same
+evaluation on raw pixels, in colour and again in greyscale -> plots, results.json.
+The verbs read any image format Pillow opens (PNG, JPEG, PGM, ...).
 """
 
 from __future__ import annotations
@@ -27,22 +29,23 @@ import numpy as np
 
 from jaxdl import cli
 from jaxdl import config as config_lib
-from jaxdl import losses, metrics, plots
-from jaxdl.data import images, pipeline, transforms
+from jaxdl import losses, metrics
+from jaxdl.data import images, transforms
 from jaxdl.data.image_classification import sample_images
-from jaxdl.tasks.faces import plots as face_plots
 from jaxdl.tasks.faces import sources
-from jaxdl.tasks.faces.evaluation import evaluate_embeddings, pixel_embeddings
+from jaxdl.tasks.faces.evaluation import (evaluate_embeddings, evaluation_options,
+                                          greyscale_results, pixel_baseline)
 from jaxdl.tasks.faces.inference import (cluster_embeddings, embed, embed_files,
                                          embed_pictures, encoder, face_example,
-                                         nearest_identity)
+                                         image_paths, nearest_identity)
 from jaxdl.tasks.faces.model import ResNetEncoder
 from jaxdl.tasks.faces.pairs import make_pairs
+from jaxdl.tasks.faces.plots import run_plots
+from jaxdl.tasks.faces.training import face_train_batches, face_train_step
 from jaxdl.train import checkpoint, loop
 from jaxdl.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer
 from jaxdl.train.parallel import STRATEGIES, Strategy
 from jaxdl.train.state import TrainState
-from jaxdl.train.steps import train_step
 from jaxdl.workdir import load_finished_run, prepare_workdir, run_record, write_json
 
 DEFAULT_CONFIG = "configs/face_verification.py"
@@ -95,12 +98,7 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
                                  for s in ("train", "validation", "test")))
     mean, std = transforms.channel_stats(sample_images(data.train, seed=config.seed))
     transform = face_example(mean, std)
-    train_batches = pipeline.identity_batches(
-        data.train, data.labels["train"],
-        identities_per_batch=config.train.identities_per_batch,
-        images_per_identity=config.train.images_per_identity,
-        num_steps=config.train.steps, seed=config.seed, transform=transform,
-        augment=transforms.augmentation_from_config(config.augment))
+    train_batches = face_train_batches(config, data, transform)
     init_rng, step_rng = jax.random.split(jax.random.key(config.seed))
     state = create_state(config, init_rng, config.train.steps)
 
@@ -122,7 +120,8 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
         return {"val/verification_accuracy": float(acc)}
 
     fit = loop.fit(
-        state, train_step=train_step, train_batches=train_batches,
+        state, train_step=face_train_step(config.augment, mean, std),
+        train_batches=train_batches,
         steps_per_epoch=config.train.eval_every_steps, global_batch_size=batch_size,
         rng=step_rng, strategy=strategy, workdir=workdir, validate=validate,
         early_stopping=loop.EarlyStopping.from_config(config.train.early_stopping),
@@ -131,28 +130,21 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
     if jax.process_index() != 0:
         return {}
 
-    # Evaluate the best checkpoint on people never seen in training.
+    # Evaluate the best checkpoint on people never seen in training, in colour and
+    # in greyscale (the same pictures, BT.601 luma in all 3 channels).
     best, _ = checkpoint.restore_params(workdir / "checkpoints", fit.state, "best")
     test_labels = data.labels["test"]
+    options = evaluation_options(e, config.seed)
     test_emb = embed(encode, best, data.test, transform, eval_batch_size)
-    common = dict(seed=config.seed, num_folds=e.num_folds,
-                  matched_per_fold=e.matched_per_fold,
-                  mismatched_per_fold=e.mismatched_per_fold,
-                  unknown_fraction=e.unknown_fraction, far=e.far)
-    report = evaluate_embeddings(test_emb, test_labels, kmeans_restarts=e.kmeans_restarts,
-                                 kmeans_iterations=e.kmeans_iterations, **common)
+    report = evaluate_embeddings(test_emb, test_labels, **options)
     test_images = sample_images(data.test, max_images=len(data.test))
-    raw = evaluate_embeddings(pixel_embeddings(test_images), test_labels,
-                              kmeans_restarts=e.kmeans_restarts,
-                              kmeans_iterations=e.kmeans_iterations, **common).results
+    grey_emb = embed(encode, best, sources.Greyscale(data.test), transform, eval_batch_size)
     results = dict(report.results)
-    results["verification"]["tar_at_far_1e-3"] = results["verification"].pop(
-        f"tar_at_far_{e.far:g}")
     results.update({
-        "raw_pixel_baseline": {"verification_accuracy": raw["verification"]["accuracy"],
-                               "top1": raw["identification"]["top1"],
-                               "auc": raw["verification"]["auc"],
-                               "nmi": raw["clustering"]["nmi"]},
+        "raw_pixel_baseline": pixel_baseline(
+            test_images, test_labels,
+            **dict(options, kmeans_restarts=e.pixel_kmeans_restarts)),
+        "test_greyscale": greyscale_results(grey_emb, test_images, test_labels, **options),
         "data": {"description": data.description, "skipped_files": data.skipped_files,
                  **{f"{s}_people": int(len(np.unique(data.labels[s])))
                     for s in ("train", "validation", "test")},
@@ -161,38 +153,11 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
         **run_record(config, strategy, fit, best,
                      best_metric="best_val_verification_accuracy"),
     })
+    for r in (results, results["test_greyscale"]):
+        r["verification"]["tar_at_far_1e-3"] = r["verification"].pop(f"tar_at_far_{e.far:g}")
     write_json(workdir / "results.json", results)
-    make_plots(workdir, data, test_images, test_emb, report)
+    run_plots(workdir, data, test_images, test_emb, report)
     return results
-
-
-def make_plots(workdir: Path, data, test_images, test_emb, report) -> None:
-    from jaxdl.train.metric_writers import read_metrics
-    out = workdir / "plots"
-    labels = data.labels["test"]
-    plots.learning_curves(read_metrics(workdir / "metrics.jsonl"),
-                          out / "learning_curves.png",
-                          title="Face verification: learning curves")
-    fpr, tpr, _ = metrics.roc_curve(report.pair_same, -report.pair_distances)
-    plots.roc_curve(np.asarray(fpr), np.asarray(tpr), out / "roc_curve.png",
-                    auc=report.results["verification"]["auc"],
-                    title="Verification ROC on unseen people (same person = positive)")
-    face_plots.distance_histograms(report.pair_distances[report.pair_same],
-                              report.pair_distances[~report.pair_same],
-                              out / "distance_histograms.png", threshold=report.threshold,
-                              title="Test pairs: embedding distances",
-                              unit="L2 between unit embeddings")
-    shown = np.isin(labels, np.unique(labels)[:12])
-    face_plots.embedding_scatter(face_plots.principal_components(test_emb[shown]),
-                                 labels[shown], out / "embeddings_pca.png",
-                                 title="Test embeddings, first 2 principal components")
-    face_plots.retrieval(test_images, labels, test_emb, report.probes,
-                         report.probe_neighbours, out / "retrieval.png")
-    sheet = [i for person in np.unique(data.labels["train"])[:8]
-             for i in np.flatnonzero(data.labels["train"] == person)[:6]]
-    plots.image_grid(np.stack([data.train[int(i)]["image"] for i in sheet]),
-                     out / "sample_faces.png", ncols=6,
-                     suptitle="Training faces: one person per row")
 
 
 # -- deployment verbs ---------------------------------------------------------
@@ -219,8 +184,8 @@ def identify(workdir, gallery: str, probes: list[str], *, out=None) -> int:
     config, state, transform, threshold = load_encoder(workdir)
     folder = images.ImageFolder(gallery, size=config.data.image_size)
     gallery_emb = embed_pictures(config, state, transform, folder.images)
-    emb, good, errors = embed_files(config, state, transform, probes)
-    for path, err in errors:
+    emb, good, errors = embed_files(config, state, transform, image_paths(probes))
+    for path, err in [*folder.skipped, *errors]:  # gallery files not enrolled, then probes
         print(json.dumps({"path": path, "error": err}), file=out)
     names = [folder.class_names[label] for label in folder.labels]
     for path, probe in zip(good, emb):
@@ -256,10 +221,12 @@ def _verify_args(p: argparse.ArgumentParser) -> None:
 
 
 def _identify_args(p: argparse.ArgumentParser) -> None:
-    """Who is in each probe image, among a gallery folder (one sub-folder per person)?"""
+    """Who is in each probe image (files or folders of them), among a gallery folder
+    (one sub-folder per person)?"""
     p.add_argument("--workdir", required=True)
     p.add_argument("--gallery", required=True)
-    p.add_argument("probes", nargs="+")
+    p.add_argument("probes", nargs="+", help="image files (any format Pillow opens) "
+                   "or folders of them")
 
 
 def _cluster_args(p: argparse.ArgumentParser) -> None:
@@ -285,13 +252,15 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     results = train_and_evaluate(config, args.workdir, progress=not args.no_progress)
     if jax.process_index() == 0:
+        grey, raw = results["test_greyscale"], results["raw_pixel_baseline"]
         print(json.dumps({
-            "verification_accuracy": round(results["verification"]["accuracy"], 4),
-            "identification_top1": round(results["identification"]["top1"], 4),
-            "clustering_nmi": round(results["clustering"]["nmi"], 4),
-            "raw_pixel_verification_accuracy": round(
-                results["raw_pixel_baseline"]["verification_accuracy"], 4),
-            "raw_pixel_top1": round(results["raw_pixel_baseline"]["top1"], 4),
+            **{f"{prefix}{name}": round(r[group][key], 4)
+               for prefix, r in (("", results), ("greyscale_", grey))
+               for name, group, key in (("verification_accuracy", "verification", "accuracy"),
+                                        ("identification_top1", "identification", "top1"),
+                                        ("clustering_nmi", "clustering", "nmi"))},
+            "raw_pixel_verification_accuracy": round(raw["verification_accuracy"], 4),
+            "raw_pixel_top1": round(raw["top1"], 4),
             "workdir": str(args.workdir), "seconds": round(time.perf_counter() - t0, 1)}))
     return 0
 

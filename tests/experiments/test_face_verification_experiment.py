@@ -1,6 +1,7 @@
 """The face verification experiment as a user runs it (quick preset)."""
 
 import json
+from pathlib import Path
 
 import jax
 import numpy as np
@@ -49,6 +50,15 @@ def test_results_have_the_documented_keys(face_run):
     assert set(r["identification"]) >= {"top1", "top5", "open_set_rejection"}
     assert set(r["clustering"]) >= {"nmi", "ari", "purity"}
     assert set(r["raw_pixel_baseline"]) >= {"verification_accuracy", "top1", "nmi"}
+    # The same test people in greyscale, scored the same way.
+    grey = r["test_greyscale"]
+    assert set(grey["verification"]) == set(r["verification"])
+    assert set(grey["identification"]) == set(r["identification"])
+    assert set(grey["clustering"]) == set(r["clustering"])
+    assert set(grey["raw_pixel_baseline"]) == {"verification_accuracy", "top1", "auc"}
+    assert all(0.0 <= v <= 1.0 for v in (grey["verification"]["accuracy"],
+                                         grey["identification"]["top1"],
+                                         grey["clustering"]["nmi"]))
     assert set(r["train"]) >= {"steps", "seconds", "examples_per_second", "final_loss",
                                "params_sha256"}
     assert r["train"]["steps"] == 16 and r["config"]["loss"]["mining"] == "batch_all"
@@ -89,6 +99,38 @@ def test_verify_identify_cluster(face_run, face_files):
     lines = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
     clustered = [l for l in lines if "cluster" in l]
     assert len(clustered) == len(probes) and {l["cluster"] for l in clustered} <= {0, 1, 2}
+
+
+def test_identify_and_cluster_read_folders_of_pgm_files(face_run, face_files, tmp_path):
+    """Greyscale PGM files (8- and 16-bit) as gallery, probe folder and cluster folder;
+    a file Pillow cannot read is reported by name, the others are answered."""
+    root, probes = face_files
+    gallery = tmp_path / "gallery"
+    for png in sorted((root / "gallery").rglob("*.png")):
+        (gallery / png.parent.name).mkdir(parents=True, exist_ok=True)
+        Image.open(png).convert("L").save(gallery / png.parent.name / f"{png.stem}.pgm")
+    folder = tmp_path / "probes"
+    folder.mkdir()
+    for n, png in enumerate(probes):
+        grey = np.asarray(Image.open(png).convert("L"))
+        if n % 2:   # 16-bit PGM (maxval 65535)
+            (folder / f"{Path(png).stem}.pgm").write_bytes(
+                b"P5\n32 32\n65535\n" + (grey.astype(">u2") * 257).tobytes())
+        else:
+            Image.fromarray(grey).save(folder / f"{Path(png).stem}.pgm")
+    (folder / "zz_broken.pgm").write_bytes(b"P5\n32 32\n255\n")  # header, no pixels
+    expected = sorted(str(p) for p in folder.glob("p*.pgm"))
+    out = run_cli(["-m", "experiments.face_verification", "identify", "--workdir",
+                   str(face_run), "--gallery", str(gallery), str(folder)], check=True).stdout
+    lines = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+    assert lines[0]["path"].endswith("zz_broken.pgm") and "zz_broken.pgm" in lines[0]["error"]
+    assert [l["path"] for l in lines[1:]] == expected
+    assert all(l["identity"] in (None, "person0", "person1", "person2") for l in lines[1:])
+    out = run_cli(["-m", "experiments.face_verification", "cluster", "--workdir",
+                   str(face_run), str(folder), "--k", "3"], check=True).stdout
+    lines = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
+    assert sorted(l["path"] for l in lines if "cluster" in l) == expected
+    assert [l["path"] for l in lines if "error" in l] == [str(folder / "zz_broken.pgm")]
 
 
 def test_generated_splits_share_no_person():

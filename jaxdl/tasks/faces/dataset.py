@@ -44,12 +44,17 @@ def builder_config(train_identities: int, validation_identities: int,
 class Faces(tfds.core.GeneratorBasedBuilder):
     """Generated faces: image uint8 [S, S, 3] and identity (int, per split)."""
 
-    VERSION = tfds.core.Version("1.1.0")
+    VERSION = tfds.core.Version("1.2.0")
     RELEASE_NOTES = {
         "1.0.0": "First release.",
         "1.1.0": "Faces fill more of the picture; softer lighting, exposure and "
                  "noise; fewer and smaller occluders (identity easier to see, raw "
                  "pixels still far apart).",
+        "1.2.0": "Natural colours only (no dyed hair, hair in shades of natural "
+                 "colours, plain frames, skin on its ramp); wider face, eye, brow, "
+                 "nose, mouth, ear and hairline ranges, and new ones (neck and "
+                 "shoulders, hair texture, receding temples, frame weight): identity "
+                 "carried more by shape, so that it survives in greyscale.",
     }
     BUILDER_CONFIGS = [builder_config(2000, 200, 500, 10, 64, 0)]
 

@@ -14,6 +14,7 @@ import numpy as np
 
 from jaxdl import metrics
 from jaxdl.clustering import kmeans
+from jaxdl.data import transforms
 from jaxdl.tasks.faces.pairs import gallery_probe_split, make_pairs
 
 
@@ -101,3 +102,38 @@ def evaluate_embeddings(embeddings: np.ndarray, labels: np.ndarray, *, seed: int
                              ("purity", metrics.purity))}
     return EmbeddingReport(results, d, pairs.same, threshold, split.probes, neighbours,
                            clusters)
+
+
+def evaluation_options(e, seed: int) -> dict:
+    """`evaluate_embeddings` keyword arguments from a config `eval` group."""
+    return dict(seed=seed, num_folds=e.num_folds, matched_per_fold=e.matched_per_fold,
+                mismatched_per_fold=e.mismatched_per_fold,
+                unknown_fraction=e.unknown_fraction, far=e.far,
+                kmeans_restarts=e.kmeans_restarts, kmeans_iterations=e.kmeans_iterations)
+
+
+def pixel_baseline(images: np.ndarray, labels: np.ndarray, *, cluster: bool = True,
+                   **options) -> dict:
+    """The raw-pixel baseline's headline numbers (verification accuracy, AUC, top-1,
+    and NMI when `cluster`) on uint8 images [N, H, W, 3]."""
+    r = evaluate_embeddings(pixel_embeddings(images), labels, cluster=cluster,
+                            **options).results
+    out = {"verification_accuracy": r["verification"]["accuracy"],
+           "top1": r["identification"]["top1"], "auc": r["verification"]["auc"]}
+    if cluster:
+        out["nmi"] = r["clustering"]["nmi"]
+    return out
+
+
+def greyscale_results(embeddings: np.ndarray, images: np.ndarray, labels: np.ndarray,
+                      **options) -> dict:
+    """The same test people in greyscale (BT.601 luma in 3 equal channels,
+    `transforms.to_greyscale`): `embeddings` [N, D] are the encoder's on
+    those greyscale `images` [N, H, W, 3]. Returns {"verification",
+    "identification", "clustering"} as `evaluate_embeddings`, plus
+    "raw_pixel_baseline" (verification accuracy, AUC, top-1 on greyscale pixels; no
+    k-means, the slow part on pixels)."""
+    results = evaluate_embeddings(embeddings, labels, **options).results
+    results["raw_pixel_baseline"] = pixel_baseline(
+        transforms.to_greyscale(images), labels, cluster=False, **options)
+    return results

@@ -12,6 +12,12 @@ gaze, background, clothing, partial occlusion, sensor noise).
 The nuisances move raw pixels more than identity does, so 1-nearest-neighbour on raw
 pixels identifies poorly, while identity stays plain to a person (and a small CNN
 trained with a triplet loss) who looks at hair, skin, eyes, glasses and beard.
+Colours stay in natural ranges (skin along a light-to-dark ramp, natural hair
+colours, no dyed hair, plain frames) and shape varies widely (face outline, eyes,
+brows, nose, mouth, ears, hairline and temples, hair texture, neck and shoulders,
+frame weight), so that identity survives in greyscale: real face photographs are
+often grey, and an encoder that told people apart by hue would have little to go
+on there (generator 1.2).
 
 Public API::
 
@@ -65,19 +71,20 @@ _GLASSES_PROBS = (0.55, 0.17, 0.17, 0.11)
 _SKIN_RAMP = np.asarray([
     [0.98, 0.84, 0.74], [0.92, 0.74, 0.60], [0.80, 0.60, 0.44], [0.62, 0.42, 0.28],
     [0.42, 0.27, 0.18], [0.28, 0.18, 0.12]], np.float32)
-# Hair colours: black, dark brown, brown, auburn, red, blonde, platinum, grey, and
-# two dyed ones (blue, magenta) that make some people stand out.
+# Natural hair colours only: black, dark brown, brown, auburn, red, blonde, platinum,
+# grey (1.1 also had dyed blue and magenta, which made identity a matter of hue).
 _HAIR_COLOURS = np.asarray([
     [0.06, 0.05, 0.05], [0.20, 0.12, 0.07], [0.40, 0.25, 0.13], [0.55, 0.22, 0.10],
-    [0.80, 0.36, 0.12], [0.86, 0.70, 0.40], [0.95, 0.92, 0.80], [0.62, 0.62, 0.62],
-    [0.15, 0.30, 0.80], [0.78, 0.18, 0.55]], np.float32)
-_HAIR_COLOUR_PROBS = (0.2, 0.18, 0.14, 0.09, 0.07, 0.12, 0.05, 0.07, 0.04, 0.04)
+    [0.80, 0.36, 0.12], [0.86, 0.70, 0.40], [0.95, 0.92, 0.80], [0.62, 0.62, 0.62]],
+    np.float32)
+_HAIR_COLOUR_PROBS = (0.22, 0.2, 0.16, 0.1, 0.06, 0.13, 0.05, 0.08)
 _IRIS_COLOURS = np.asarray([
     [0.30, 0.18, 0.08], [0.12, 0.08, 0.05], [0.25, 0.45, 0.75], [0.30, 0.55, 0.30],
     [0.50, 0.50, 0.55]], np.float32)
+# Frames: black, brown, tortoiseshell, gold, silver, clear.
 _FRAME_COLOURS = np.asarray([
-    [0.05, 0.05, 0.05], [0.40, 0.22, 0.10], [0.85, 0.70, 0.25], [0.80, 0.10, 0.10],
-    [0.10, 0.25, 0.75], [0.92, 0.92, 0.92]], np.float32)
+    [0.05, 0.05, 0.05], [0.40, 0.22, 0.10], [0.55, 0.35, 0.18], [0.85, 0.70, 0.25],
+    [0.70, 0.70, 0.72], [0.92, 0.92, 0.92]], np.float32)
 
 _NUM_IDENTITY_DRAWS = 64
 _NUM_IMAGE_DRAWS = 64
@@ -113,43 +120,52 @@ def identity_params(key: jax.Array) -> dict:
       hair_style: int32 index into HAIR_STYLES; hair: [3]; hair_volume, hairline,
         hair_length, parting: scalars;
       facial_hair: int32 index into FACIAL_HAIR_STYLES;
-      glasses: int32 index into GLASSES_STYLES; frame: [3]; lens_size: scalar.
+      glasses: int32 index into GLASSES_STYLES; frame: [3]; lens_size: scalar;
+      neck_width (relative to face_width), shoulder_width: scalars;
+      hair_curl (texture contrast, 0 smooth .. 1 curly), temples (how far the
+        hairline recedes at the sides), frame_thickness: scalars.
     """
     draw = Draws(key, _NUM_IDENTITY_DRAWS)
     p = {}
-    p["face_width"] = draw(0.6, 0.9)
-    p["jaw"] = draw(0.0, 0.4)  # how much the face narrows towards the chin
-    p["chin"] = draw(0.92, 1.1)  # chin depth below the centre
+    # Shape ranges are wide (wider than generator 1.1's) so that shape, not colour,
+    # carries most of a person's identity.
+    p["face_width"] = draw(0.58, 0.95)
+    p["jaw"] = draw(0.0, 0.5)  # how much the face narrows towards the chin
+    p["chin"] = draw(0.88, 1.14)  # chin depth below the centre
     p["head_size"] = draw(0.9, 1.1)
     tone = draw(0.0, 1.0) * (len(_SKIN_RAMP) - 1)
     lo = jnp.clip(jnp.floor(tone).astype(jnp.int32), 0, len(_SKIN_RAMP) - 2)
     frac = tone - lo
     skin = jnp.asarray(_SKIN_RAMP)[lo] * (1 - frac) + jnp.asarray(_SKIN_RAMP)[lo + 1] * frac
     skin = snap(skin)
-    p["skin"] = snap(skin * (1.0 + draw(-0.06, 0.06, (3,))))
-    p["eye_spacing"] = draw(0.24, 0.38)
-    p["eye_y"] = draw(-0.2, 0.0)
-    p["eye_width"] = draw(0.11, 0.17)
-    p["eye_height"] = draw(0.06, 0.1)
+    # A small shift along the ramp's hue (per channel), not off it.
+    p["skin"] = snap(jnp.clip(skin * (1.0 + draw(-0.03, 0.03, (3,))), 0.0, 1.0))
+    p["eye_spacing"] = draw(0.22, 0.4)
+    p["eye_y"] = draw(-0.24, 0.02)
+    p["eye_width"] = draw(0.1, 0.18)
+    p["eye_height"] = draw(0.055, 0.105)
     p["iris"] = jnp.asarray(_IRIS_COLOURS)[categorical(draw(), (0.35, 0.25, 0.2, 0.12, 0.08))]
-    p["brow_thickness"] = draw(0.025, 0.065)
-    p["brow_arch"] = draw(0.0, 0.06)
-    p["brow_tilt"] = draw(-0.3, 0.3)
-    p["brow_gap"] = draw(0.1, 0.18)
-    p["nose_length"] = draw(0.22, 0.42)
-    p["nose_width"] = draw(0.07, 0.14)
-    p["mouth_y"] = draw(0.45, 0.62)
-    p["mouth_width"] = draw(0.16, 0.28)
-    p["lip_thickness"] = draw(0.03, 0.075)
+    p["brow_thickness"] = draw(0.02, 0.09)
+    p["brow_arch"] = draw(0.0, 0.08)
+    p["brow_tilt"] = draw(-0.4, 0.4)
+    p["brow_gap"] = draw(0.08, 0.2)
+    p["nose_length"] = draw(0.2, 0.46)
+    p["nose_width"] = draw(0.06, 0.16)
+    p["mouth_y"] = draw(0.42, 0.65)
+    p["mouth_width"] = draw(0.14, 0.31)
+    p["lip_thickness"] = draw(0.025, 0.08)
     p["smile_bias"] = draw(-0.04, 0.06)
     lip_red = draw(0.0, 1.0)
     p["lips"] = snap(skin * (1 - 0.5 * lip_red) + np.float32([0.75, 0.22, 0.25]) * 0.5 * lip_red)
-    p["ear_size"] = draw(0.12, 0.22)
+    p["ear_size"] = draw(0.1, 0.24)
     p["hair_style"] = categorical(draw(), _HAIR_STYLE_PROBS)
     hair_base = jnp.asarray(_HAIR_COLOURS)[categorical(draw(), _HAIR_COLOUR_PROBS)]
-    p["hair"] = snap(jnp.clip(hair_base * (1.0 + draw(-0.25, 0.25, (3,))), 0.0, 1.0))
-    p["hair_volume"] = draw(0.04, 0.2)
-    p["hairline"] = draw(-0.62, -0.4)
+    # Lighter or darker shades of the base colour (one factor), a little warmer or
+    # cooler (per channel): natural hair stays natural.
+    shade = draw(-0.25, 0.25) + draw(-0.08, 0.08, (3,))
+    p["hair"] = snap(jnp.clip(hair_base * (1.0 + shade), 0.0, 1.0))
+    p["hair_volume"] = draw(0.03, 0.24)
+    p["hairline"] = draw(-0.66, -0.36)
     p["hair_length"] = draw(0.9, 1.7)
     p["parting"] = draw(-1.0, 1.0)
     p["facial_hair"] = categorical(draw(), _FACIAL_HAIR_PROBS)
@@ -157,6 +173,13 @@ def identity_params(key: jax.Array) -> dict:
     p["frame"] = jnp.asarray(_FRAME_COLOURS)[categorical(draw(), (0.35, 0.15, 0.15, 0.12, 0.12,
                                                                     0.11))]
     p["lens_size"] = draw(0.12, 0.17)
+    # Build: neck width (relative to the face) and shoulder width.
+    p["neck_width"] = draw(0.34, 0.52)
+    p["shoulder_width"] = draw(1.7, 2.5)
+    # Hair texture (smooth 0 .. curly 1), how much the temples recede, frame weight.
+    p["hair_curl"] = draw(0.0, 1.0)
+    p["temples"] = draw(0.05, 0.55)
+    p["frame_thickness"] = draw(0.025, 0.055)
     return p
 
 
@@ -247,8 +270,9 @@ def render_face(identity: dict, key: jax.Array, size: int = 64) -> jax.Array:
 
     # Shoulders and shirt (clothing changes from picture to picture), then the neck.
     shirt = draw(0.05, 0.95, (3,))
-    rgb, alpha = paint(rgb, alpha, shirt, _cover(_ellipse_dist(u, v, 0.0, 2.55, 2.1, 1.2), px))
-    neck = _box_dist(u, v, 0.0, 1.1, 0.42 * fw, 0.6)
+    rgb, alpha = paint(rgb, alpha, shirt, _cover(
+        _ellipse_dist(u, v, 0.0, 2.55, p["shoulder_width"], 1.2), px))
+    neck = _box_dist(u, v, 0.0, 1.1, p["neck_width"] * fw, 0.6)
     rgb, alpha = paint(rgb, alpha, skin * 0.85, _cover(neck, px))
 
     # Long hair falls behind the head down to the shoulders.
@@ -351,7 +375,7 @@ def render_face(identity: dict, key: jax.Array, size: int = 64) -> jax.Array:
     vol = snap(p["hair_volume"]) + jnp.where(style == HAIR_STYLES.index("big"), 0.25, 0.0)
     vol = jnp.where(style == HAIR_STYLES.index("buzz"), 0.02, vol)
     cap_d = _ellipse_dist(u, v, 0.0, -0.08, fw + vol, 1.0 + vol)
-    hairline = p["hairline"] + 0.3 * (u / fw) ** 2  # temples lower than the middle
+    hairline = p["hairline"] + p["temples"] * (u / fw) ** 2  # temples lower than the middle
     hairline = jnp.where(style == HAIR_STYLES.index("side_part"),
                          p["hairline"] + 0.12 + 0.25 * p["parting"] * u / fw, hairline)
     hairline = jnp.where(style == HAIR_STYLES.index("fringe"),
@@ -362,13 +386,14 @@ def render_face(identity: dict, key: jax.Array, size: int = 64) -> jax.Array:
     hair_region = jnp.minimum(hair_region, side_limit - v)
     hair_alpha = _cover(hair_region, px) * jnp.where(style == HAIR_STYLES.index("buzz"), 0.7, 1.0)
     hair_alpha = hair_alpha * (style != 0)
-    hair_texture = 0.75 + 0.5 * fbm(seeds[2], 12, 12, 2, size)
+    curl = snap(0.2 + 0.8 * p["hair_curl"])  # texture contrast; mean shade kept at 1
+    hair_texture = 1.0 - 0.5 * curl + curl * fbm(seeds[2], 12, 12, 2, size)
     rgb, alpha = paint(rgb, alpha, hair * hair_texture[..., None], hair_alpha)
 
     # Glasses: two lenses (round or rectangular rims, or dark sunglasses) and a bridge.
     gl = p["glasses"]
     lr = p["lens_size"]
-    frame_t = 0.035
+    frame_t = p["frame_thickness"]
     lens_d = []
     for side in (-1.0, 1.0):
         round_d = lr - jnp.sqrt((u - side * es) ** 2 + (v - ey) ** 2)

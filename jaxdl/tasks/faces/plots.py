@@ -186,3 +186,44 @@ def retrieval(
                       ncols=shown_neighbours + 1,
                       suptitle=f"Probe and its {shown_neighbours} nearest gallery faces "
                                "(green = same person)")
+
+
+# ------------------------------------------------------------ a run's plots
+
+
+def run_plots(workdir: str | os.PathLike, data, test_images: np.ndarray,
+              test_emb: np.ndarray, report) -> None:
+    """Every plot of a face run into workdir/plots: learning curves, test ROC, pair
+    distance histograms, embeddings (PCA), retrieval, and a sheet of training faces.
+
+    data: the run's `sources.IdentityImages`; test_images uint8 [N, S, S, 3] and
+    test_emb [N, D] of the test split, in order; report: its `EmbeddingReport`.
+    """
+    from jaxdl import metrics, plots
+    from jaxdl.train.metric_writers import read_metrics
+    workdir = Path(workdir)
+    out = workdir / "plots"
+    labels = data.labels["test"]
+    plots.learning_curves(read_metrics(workdir / "metrics.jsonl"),
+                          out / "learning_curves.png",
+                          title="Face verification: learning curves")
+    fpr, tpr, _ = metrics.roc_curve(report.pair_same, -report.pair_distances)
+    plots.roc_curve(np.asarray(fpr), np.asarray(tpr), out / "roc_curve.png",
+                    auc=report.results["verification"]["auc"],
+                    title="Verification ROC on unseen people (same person = positive)")
+    distance_histograms(report.pair_distances[report.pair_same],
+                        report.pair_distances[~report.pair_same],
+                        out / "distance_histograms.png", threshold=report.threshold,
+                        title="Test pairs: embedding distances",
+                        unit="L2 between unit embeddings")
+    shown = np.isin(labels, np.unique(labels)[:12])
+    embedding_scatter(principal_components(test_emb[shown]), labels[shown],
+                      out / "embeddings_pca.png",
+                      title="Test embeddings, first 2 principal components")
+    retrieval(test_images, labels, test_emb, report.probes, report.probe_neighbours,
+              out / "retrieval.png")
+    sheet = [i for person in np.unique(data.labels["train"])[:8]
+             for i in np.flatnonzero(data.labels["train"] == person)[:6]]
+    image_grid(np.stack([data.train[int(i)]["image"] for i in sheet]),
+               out / "sample_faces.png", ncols=6,
+               suptitle="Training faces: one person per row")

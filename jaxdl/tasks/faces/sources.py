@@ -18,6 +18,7 @@ import numpy as np
 from jaxdl.config import ConfigError
 from jaxdl.data import splits as splits_lib
 from jaxdl.data.images import ImageFolder, as_rgb
+from jaxdl.data.transforms import to_greyscale
 from jaxdl.data.sources import DataError, Subset, tfds_source
 
 
@@ -51,6 +52,21 @@ class _AsIdentity:
         if self.names is not None:
             label = self.names[label.decode() if isinstance(label, bytes) else str(label)]
         return {"image": image, "identity": np.int32(label)}
+
+
+@dataclasses.dataclass
+class Greyscale:
+    """A source's examples with "image" in greyscale: BT.601 luma replicated to 3
+    channels (`jaxdl.data.transforms.to_greyscale`), the rest unchanged."""
+
+    source: object
+
+    def __len__(self):
+        return len(self.source)
+
+    def __getitem__(self, i):
+        ex = self.source[i]
+        return dict(ex, image=to_greyscale(ex["image"]))
 
 
 def identities_of(source) -> np.ndarray:

@@ -53,3 +53,29 @@ def test_pixel_embeddings_are_standardised_unit_vectors():
     # Brightness and contrast changes do not move the baseline's embedding.
     brighter = np.clip(images.astype(np.float32) * 0.5 + 40, 0, 255)
     np.testing.assert_allclose(pixel_embeddings(brighter), x, atol=1e-5)
+
+
+def test_greyscale_source_and_results():
+    """The greyscale evaluation path: a source's pictures as BT.601 luma in 3 equal
+    channels, scored like the colour ones, with the raw-pixel baseline on the same
+    greyscale pixels."""
+    from jaxdl.data.sources import ArraySource
+    from jaxdl.data.transforms import to_greyscale
+    from jaxdl.tasks.faces.evaluation import greyscale_results, pixel_baseline
+    from jaxdl.tasks.faces.sources import Greyscale
+    emb, labels = _blobs(0.01, people=20, per_person=4)
+    rng = np.random.default_rng(0)
+    images = rng.integers(0, 256, (80, 6, 6, 3), dtype=np.uint8)
+    source = Greyscale(ArraySource({"image": images, "identity": labels.astype(np.int32)}))
+    assert len(source) == 80
+    ex = source[7]
+    assert ex["identity"] == labels[7] and ex["image"].dtype == np.uint8
+    np.testing.assert_array_equal(ex["image"], to_greyscale(images[7]))
+    assert (ex["image"][..., 0] == ex["image"][..., 2]).all()
+    options = dict(matched_per_fold=10, mismatched_per_fold=10, kmeans_restarts=2)
+    r = greyscale_results(emb, images, labels, **options)
+    assert r["verification"]["accuracy"] == 1.0 and r["identification"]["top1"] == 1.0
+    assert r["clustering"]["nmi"] == pytest.approx(1.0, abs=1e-5)
+    assert r["raw_pixel_baseline"] == pixel_baseline(to_greyscale(images), labels,
+                                                     cluster=False, **options)
+    assert r["raw_pixel_baseline"] != pixel_baseline(images, labels, cluster=False, **options)

@@ -49,7 +49,7 @@ def test_identity_params_shapes_and_ranges():
     assert 0 <= int(p["hair_style"]) < len(faces.HAIR_STYLES)
     assert 0 <= int(p["facial_hair"]) < len(faces.FACIAL_HAIR_STYLES)
     assert 0 <= int(p["glasses"]) < len(faces.GLASSES_STYLES)
-    assert 0.6 <= float(p["face_width"]) <= 0.9
+    assert 0.58 <= float(p["face_width"]) <= 0.95
     assert all(v.ndim <= 1 for v in p.values())
 
 
@@ -63,6 +63,18 @@ def test_identity_params_cover_every_category():
     # Skin tones span light to dark: mean channel value from > 0.75 down to < 0.3.
     tone = np.asarray(people["skin"]).mean(axis=1)
     assert tone.max() > 0.75 and tone.min() < 0.3, (tone.min(), tone.max())
+
+
+def test_skin_and_hair_colours_stay_natural():
+    """Generator 1.2: no dyed hair, skin on its ramp: red >= green >= blue, give or
+    take a little (warm or grey), so identity cannot be a matter of an unnatural hue
+    (1.1 had blue and magenta hair); the shades still span dark to light."""
+    people = identity_params_vmapped(jax.random.split(jax.random.key(1), 400))
+    for name in ("skin", "hair"):
+        r, g, b = np.asarray(people[name]).T
+        assert np.all(r >= 0.8 * g - 0.01) and np.all(g >= 0.8 * b - 0.01), name
+    hair = np.asarray(people["hair"]).mean(axis=1)
+    assert hair.min() < 0.1 and hair.max() > 0.75, (hair.min(), hair.max())
 
 
 def test_render_face_shape_dtype_range():
