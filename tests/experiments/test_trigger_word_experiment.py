@@ -216,7 +216,17 @@ def test_check_scores_a_run_on_a_folder_of_recorded_words(detector, recorded_wor
     again = last_json_line(run_cli(args, check=True).stdout)
     assert first == again                             # same folder, seed: same clips
     assert set(first) == {f"{k}/{m}" for k in ("snr_20", "snr_5", "all")
-                          for m in ("event_f1", "event_recall", "false_accepts_per_hour")}
+                          for m in ("event_f1", "event_recall", "false_accepts_per_hour")
+                          } | {f"best_within_budget/{m}" for m in (
+                              "max_false_accepts_per_hour", "threshold", "event_f1",
+                              "event_recall", "false_accepts_per_hour")}
+    # The pooled sweep holds the run's own threshold, and agrees with "all" there.
+    curve = result["curve"]
+    run_threshold = json.loads((workdir / "config.json").read_text())["eval"]["threshold"]
+    i = curve["threshold"].index(run_threshold)
+    assert curve["f1"][i] == pytest.approx(result["all"]["event_f1"])
+    assert curve["false_accepts_per_hour"][i] == pytest.approx(
+        result["all"]["false_accepts_per_hour"])
     assert result["recordings"] == {"activate": 6, "hello": 2, "music": 2, "water": 2}
     assert len(result["skipped_files"]) == 1 and "notes.wav" in result["skipped_files"][0]
     assert result["snr_20"]["clips"] == result["snr_5"]["clips"] == 12

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import math
 from pathlib import Path
 from typing import Sequence
 
@@ -28,11 +29,14 @@ import numpy as np
 
 from jaxdl.data.audio_files import AudioError, load_audio
 from jaxdl.data.sources import DataError
+from jaxdl.tasks.trigger_word import events
 from jaxdl.tasks.trigger_word.generator import BACKGROUND_KINDS, ClipLayouts, ClipSpec, WordBank
 
 log = logging.getLogger(__name__)
 
 DEFAULT_SNRS = (20.0, 10.0, 5.0)
+# The pooled sweep's thresholds (the run's own is scored as well, per SNR).
+CURVE_THRESHOLDS = tuple(np.round(np.linspace(0.05, 0.95, 19), 2).tolist())
 NOISE_KINDS = ("white", "pink", "brown", "hum", "babble")
 
 
@@ -136,9 +140,37 @@ def evaluate(state, sources: list[tuple[float, ClipLayouts]], features, num_step
         all_preds.append(pred)
     both = {"probs": np.concatenate([p["probs"] for p in all_preds]),
             "truths": [t for p in all_preds for t in p["truths"]]}
-    scores, _ = detection.event_scores(eval_config, sources[0][1].spec, both)
+    spec = sources[0][1].spec
+    scores, _ = detection.event_scores(eval_config, spec, both)
     results["all"] = {**scores, "clips": len(both["truths"])}
+    # Pooled, over a sweep of thresholds: what another operating point would give,
+    # and the best one within the run's false-accept budget.
+    curve = events.event_pr_curve(both["probs"], both["truths"], spec.seconds,
+                                  CURVE_THRESHOLDS,
+                                  **detection.event_rule(eval_config, spec,
+                                                         both["probs"].shape[1]))
+    results["curve"] = {k: np.asarray(v).tolist() for k, v in curve.items()}
+    results["operating_point"] = operating_point(
+        curve, eval_config.get("false_accepts_per_hour", 2.0))
     return results
+
+
+def operating_point(curve: dict, max_false_accepts_per_hour: float) -> dict:
+    """The threshold of `curve` with the best event F1 among those with at most
+    `max_false_accepts_per_hour`: {"max_false_accepts_per_hour", "threshold",
+    "event_f1", "event_recall", "false_accepts_per_hour"}; NaN values when no
+    threshold keeps to the budget."""
+    fah = np.asarray(curve["false_accepts_per_hour"], np.float64)
+    f1 = np.asarray(curve["f1"], np.float64)
+    ok = np.flatnonzero((fah <= max_false_accepts_per_hour) & ~np.isnan(f1))
+    out = {"max_false_accepts_per_hour": float(max_false_accepts_per_hour)}
+    if not ok.size:
+        return out | dict.fromkeys(("threshold", "event_f1", "event_recall",
+                                    "false_accepts_per_hour"), math.nan)
+    i = ok[np.argmax(f1[ok])]
+    return out | {"threshold": float(curve["threshold"][i]), "event_f1": float(f1[i]),
+                  "event_recall": float(curve["recall"][i]),
+                  "false_accepts_per_hour": float(fah[i])}
 
 
 def check_folder(state, words_dir: str | Path, trigger: str, *, spec: ClipSpec, features,
@@ -160,6 +192,11 @@ def check_folder(state, words_dir: str | Path, trigger: str, *, spec: ClipSpec, 
 def summary(results: dict) -> dict:
     """F1, recall and false accepts per hour per SNR and pooled, rounded: the line
     the `check` verb prints."""
-    return {f"{k}/{m}": round(results[k][m], 4) for k in results
-            if k.startswith(("snr_", "all"))
-            for m in ("event_f1", "event_recall", "false_accepts_per_hour")}
+    out = {f"{k}/{m}": round(results[k][m], 4) for k in results
+           if k.startswith(("snr_", "all"))
+           for m in ("event_f1", "event_recall", "false_accepts_per_hour")}
+    point = results.get("operating_point")
+    if point:
+        out.update({f"best_within_budget/{k}": (v if math.isnan(v) else round(v, 4))
+                    for k, v in point.items()})
+    return out

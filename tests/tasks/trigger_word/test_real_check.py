@@ -72,3 +72,18 @@ def test_refusals(folder, tmp_path):
     bank = real_check.real_bank(words, "7", sample_rate=SR, num_samples=spec.num_samples)
     with pytest.raises(ValueError, match="at least 1"):
         real_check.check_sources(bank, spec, clips_per_snr=0)
+
+
+def test_operating_point_is_the_best_f1_within_the_budget():
+    curve = {"threshold": [0.1, 0.3, 0.5, 0.7, 0.9],
+             "f1": [0.90, 0.88, 0.85, 0.80, float("nan")],
+             "recall": [0.95, 0.90, 0.80, 0.70, 0.0],
+             "false_accepts_per_hour": [9.0, 3.0, 2.0, 1.0, 0.0]}
+    point = real_check.operating_point(curve, 2.0)
+    assert point == {"max_false_accepts_per_hour": 2.0, "threshold": 0.5,
+                     "event_f1": 0.85, "event_recall": 0.80,
+                     "false_accepts_per_hour": 2.0}
+    assert real_check.operating_point(curve, 100.0)["threshold"] == 0.1
+    none = real_check.operating_point(curve, -1.0)      # no threshold keeps to it
+    assert none["max_false_accepts_per_hour"] == -1.0
+    assert all(np.isnan(none[k]) for k in ("threshold", "event_f1", "event_recall"))
