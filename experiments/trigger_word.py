@@ -167,7 +167,8 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
                  "frequency_bins": features.num_bins,
                  **{f"{s}_words": {"trigger": int(len(b.positives)),
                                    "other": int(len(b.negatives)),
-                                   "by_pico": sum(v.startswith("pico:") for v in b.speakers)}
+                                   "by_pico": sum(v.startswith("pico:") for v in b.speakers),
+                                   "by_flite": sum(v.startswith("flite:") for v in b.speakers)}
                     for s, b in banks.items() if b is not None}},
         **run_record(config, strategy, fit, best, best_metric="best_val_event_f1",
                      data_seconds=round(data_seconds, 1),
@@ -186,7 +187,7 @@ def detect(workdir: str | Path, paths: list[str], *, chime_dir: str | None = Non
     run = load_finished_run(workdir, create_state)
     norm = run.meta["normalization"]
     return detection.detect_files(
-        run.state, paths, spec=clip_spec(run.config), features=feature_spec(run.config),
+        run.state, paths, spec=clip_spec(run.config, "test"), features=feature_spec(run.config),
         mean=jnp.asarray(norm["mean"], jnp.float32), std=jnp.asarray(norm["std"], jnp.float32),
         eval_config=run.config.eval, chime_dir=chime_dir, out=out)
 
@@ -198,7 +199,7 @@ def check(workdir: str | Path, words_dir: str, trigger: str | None = None, *,
     run = load_finished_run(workdir, create_state)
     c, norm = run.config, run.meta["normalization"]
     results = real_check.check_folder(
-        run.state, words_dir, trigger or c.data.trigger, spec=clip_spec(c),
+        run.state, words_dir, trigger or c.data.trigger, spec=clip_spec(c, "test"),
         features=feature_spec(c), num_steps=output_steps(c), mean=jnp.asarray(norm["mean"]),
         std=jnp.asarray(norm["std"]), eval_config=c.eval, snrs=snrs, clips_per_snr=clips,
         seed=seed)

@@ -112,16 +112,18 @@ AUGMENTATIONS = ("room_probability", "rt60", "drr_db", "lowpass_probability", "l
 
 def clip_spec(config, split: str = "train") -> ClipSpec:
     """The ClipSpec of a run's config (its `clip` group) for `split`. Rooms,
-    microphones (AUGMENTATIONS) and `clip.train_background_db` (if set) shape the
-    training clips only: validation and test clips are the course's (background at
-    `clip.background_db`, no room), so their scores mean the same whatever the
-    training recipe."""
+    microphones (AUGMENTATIONS), `clip.train_background_db` and
+    `clip.train_max_negatives` (if set) shape the training clips only: validation and
+    test clips are the course's (background at `clip.background_db`, up to
+    `clip.max_negatives` other words, no room), so their scores mean the same
+    whatever the training recipe."""
     c = config.clip
     train = split == "train"
     background = tuple(c.get("train_background_db", ()) or ()) if train else ()
+    max_negatives = (c.get("train_max_negatives", 0) if train else 0) or c.max_negatives
     return ClipSpec(
         sample_rate=c.sample_rate, seconds=c.seconds, max_positives=c.max_positives,
-        max_negatives=c.max_negatives, label_steps=c.label_steps,
+        max_negatives=max_negatives, label_steps=c.label_steps,
         word_db=tuple(c.word_db), background_db=background or tuple(c.background_db),
         target_dbfs=c.target_dbfs, kinds=tuple(c.kinds), babble_words=c.babble_words,
         **{k: (tuple(c[k]) if isinstance(c[k], (tuple, list)) else c[k])
@@ -236,7 +238,8 @@ def speech_bank(split: str, *, trigger: str, negatives: Sequence[str], num_posit
                 num_negative: int, seed: int, sample_rate: int, num_samples: int,
                 near_misses: Sequence[str] = (), near_miss_fraction: float = 0.0,
                 speed: tuple[float, float] = (1.0, 1.0), pico_fraction: float = 0.0,
-                max_seconds: float = 1.5, progress: bool = False) -> WordBank:
+                flite_fraction: float = 0.0, max_seconds: float = 1.5,
+                progress: bool = False) -> WordBank:
     """Words synthesised with eSpeak NG by the voices of `split` only.
 
     Voice settings (accent + variant) are split disjointly between train,
@@ -252,7 +255,9 @@ def speech_bank(split: str, *, trigger: str, negatives: Sequence[str], num_posit
     (`jaxdl.tasks.trigger_word.pico`; both of them, whatever the split) with their
     own random speed and pitch, instead of eSpeak (if Pico is not installed: a
     warning, and eSpeak says them all; the bank's speakers tell which voice said
-    what).
+    what). `flite_fraction`: likewise, a fraction of the utterances that Pico does not
+    say is said by CMU Flite's voices of real speakers (`jaxdl.tasks.trigger_word.
+    flite`, if a `flite` program is installed).
     """
     from jaxdl.tasks.trigger_word import voices as speech
     from jaxdl.data.generated import SPLIT_INDEX
@@ -277,6 +282,19 @@ def speech_bank(split: str, *, trigger: str, negatives: Sequence[str], num_posit
     if pico_fraction:       # some utterances by SVOX Pico's voices instead
         chosen = np.flatnonzero(rng.uniform(size=len(texts)) < pico_fraction)
         for i, setting in zip(chosen, pico.sample_settings(rng, len(chosen))):
+            settings[i] = setting
+    from jaxdl.tasks.trigger_word import flite
+    if flite_fraction and not flite.available():
+        import logging
+        logging.getLogger(__name__).warning(
+            "CMU Flite is not installed (apt install flite, ...): the %s words it would "
+            "say are spoken by the other voices", split)
+        flite_fraction = 0.0
+    if flite_fraction:      # and some by CMU Flite's voices (drawn after Pico's)
+        free = [i for i, s in enumerate(settings) if isinstance(s, speech.VoiceSetting)]
+        draw = rng.uniform(size=len(free))
+        chosen = [i for i, u in zip(free, draw) if u < flite_fraction]
+        for i, setting in zip(chosen, flite.sample_settings(rng, len(chosen))):
             settings[i] = setting
     audio = speech.synthesize_many(texts, settings, sample_rate, progress=progress,
                                    desc=f"speech ({split})")

@@ -317,6 +317,7 @@ def own_trigger_bank(split: str, data, *, sample_rate: int, num_samples: int,
         near_miss_fraction=data.near_miss_fraction if train else 0.0,
         speed=tuple(data.get("speed", (1.0, 1.0))), seed=data.voice_seed,
         pico_fraction=data.get("pico_fraction", 0.0) if train else 0.0,
+        flite_fraction=data.get("flite_fraction", 0.0) if train else 0.0,
         sample_rate=sample_rate, num_samples=num_samples, progress=progress)
     if train:
         lo, hi = tuple(data.get("speed", (1.0, 1.0)))
@@ -358,6 +359,7 @@ def load_banks(data, spec: ClipSpec, *, progress: bool = True, splits=SPLITS
                 near_miss_fraction=data.near_miss_fraction if train else 0.0,
                 speed=tuple(data.get("speed", (1.0, 1.0))),
                 pico_fraction=data.get("pico_fraction", 0.0) if train else 0.0,
+                flite_fraction=data.get("flite_fraction", 0.0) if train else 0.0,
                 seed=data.voice_seed, progress=progress, **common)
         return banks, "eSpeak NG words, voices disjoint between splits", skipped
     if data.words == "folders":

@@ -506,21 +506,27 @@ def synthesize_many(texts: Sequence[str], settings: Sequence[VoiceSetting],
                     sample_rate: int = 16000, *, progress: bool = False,
                     desc: str = "speech") -> list[np.ndarray]:
     """`synthesize(texts[i], settings[i], sample_rate)` for every i (eSpeak NG for a
-    VoiceSetting, SVOX Pico for a `pico.PicoSetting`): a list of float32 [N_i]
+    VoiceSetting, SVOX Pico for a `pico.PicoSetting`, CMU Flite for a
+    `flite.FliteSetting`): a list of float32 [N_i]
     arrays; a tqdm progress bar when `progress`.
     """
     texts, settings = list(texts), list(settings)
     if len(texts) != len(settings):
         raise ValueError(f"got {len(texts)} texts but {len(settings)} settings")
-    from jaxdl.tasks.trigger_word import pico
+    from jaxdl.tasks.trigger_word import flite, pico
     engine = default_engine() if any(isinstance(s, VoiceSetting) for s in settings) else None
     pairs = zip(texts, settings)
     if progress:
         from tqdm.auto import tqdm
         pairs = tqdm(pairs, total=len(texts), desc=desc, unit="word", dynamic_ncols=True)
-    return [pico.synthesize(text, setting, sample_rate)
-            if isinstance(setting, pico.PicoSetting)
-            else engine.synthesize(text, setting, sample_rate) for text, setting in pairs]
+
+    def say(text, setting):
+        if isinstance(setting, pico.PicoSetting):
+            return pico.synthesize(text, setting, sample_rate)
+        if isinstance(setting, flite.FliteSetting):
+            return flite.synthesize(text, setting, sample_rate)
+        return engine.synthesize(text, setting, sample_rate)
+    return [say(text, setting) for text, setting in pairs]
 
 
 def espeak_version() -> str:

@@ -190,6 +190,30 @@ def test_clip_spec_and_bank_refusals():
         toy_bank(num_samples=2000).check(spec(seconds=0.3))
 
 
+def test_clip_spec_shapes_training_clips_only():
+    """Rooms, louder backgrounds and more other words are for the training clips:
+    validation and test clips stay the course's whatever the recipe."""
+    from jaxdl.config import load_config
+    c = load_config("configs/trigger_word.py")
+    c.clip.train_max_negatives = 6
+    train, test = tw.clip_spec(c, "train"), tw.clip_spec(c, "test")
+    assert (train.max_negatives, test.max_negatives) == (6, c.clip.max_negatives)
+    assert train.slots == c.clip.max_positives + 6
+    assert train.background_db == tuple(c.clip.train_background_db)
+    assert test.background_db == tuple(c.clip.background_db)
+    assert train.room_probability > 0 and test.room_probability == 0.0
+    assert tw.clip_spec(c, "validation") == test
+    c.clip.train_max_negatives = 0      # 0: as the other splits
+    assert tw.clip_spec(c, "train").max_negatives == c.clip.max_negatives
+    # More slots per training clip: more other words, on average, in the same seconds.
+    bank = toy_bank(num_samples=SR * 10)
+    few, many = (tw.ClipLayouts(bank, spec(seconds=10.0, max_negatives=m), 0, "train", 200)
+                 for m in (2, 6))
+    count = lambda clips: np.mean([(~l["positive"] & l["active"]).sum() for l in
+                                   (clips[i] for i in range(len(clips)))])
+    assert count(many) > count(few) + 1.0
+
+
 @pytest.mark.parametrize("sample_rate,seconds", [(16000, 10.0), (16000, 2.5), (8000, 3.0),
                                                  (44100, 1.0)])
 def test_model_output_length_is_ty(sample_rate, seconds):
