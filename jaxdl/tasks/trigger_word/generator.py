@@ -234,6 +234,24 @@ class WordBank:
         return {"words": jnp.asarray(self.audio), "backgrounds": jnp.asarray(beds)}
 
 
+def _hand_over(settings: list, rng: np.random.Generator, fraction: float, family,
+               missing: str) -> None:
+    """Gives a `fraction` of the eSpeak settings in `settings` (drawn at random) to
+    another voice family (a module with `available()` and `sample_settings(rng, n)`),
+    in place; logs `missing` instead when the family is not installed."""
+    if not fraction:
+        return
+    if not family.available():
+        import logging
+        logging.getLogger(__name__).warning(missing)
+        return
+    from jaxdl.tasks.trigger_word.voices import VoiceSetting
+    free = [i for i, s in enumerate(settings) if isinstance(s, VoiceSetting)]
+    chosen = [i for i, u in zip(free, rng.uniform(size=len(free))) if u < fraction]
+    for i, setting in zip(chosen, family.sample_settings(rng, len(chosen))):
+        settings[i] = setting
+
+
 def speech_bank(split: str, *, trigger: str, negatives: Sequence[str], num_positive: int,
                 num_negative: int, seed: int, sample_rate: int, num_samples: int,
                 near_misses: Sequence[str] = (), near_miss_fraction: float = 0.0,
@@ -272,30 +290,15 @@ def speech_bank(split: str, *, trigger: str, negatives: Sequence[str], num_posit
              + [near_misses[i % len(near_misses)] for i in range(num_near)]
              + [negatives[i % len(negatives)] for i in range(num_negative - num_near)])
     settings = speech.sample_settings(rng, pool, len(texts))
-    from jaxdl.tasks.trigger_word import pico
-    if pico_fraction and not pico.available():
-        import logging
-        logging.getLogger(__name__).warning(
-            "SVOX Pico is not installed (pip install ttspico, or jaxdl[voices]): the "
-            "%s words are all spoken by eSpeak NG", split)
-        pico_fraction = 0.0
-    if pico_fraction:       # some utterances by SVOX Pico's voices instead
-        chosen = np.flatnonzero(rng.uniform(size=len(texts)) < pico_fraction)
-        for i, setting in zip(chosen, pico.sample_settings(rng, len(chosen))):
-            settings[i] = setting
-    from jaxdl.tasks.trigger_word import flite
-    if flite_fraction and not flite.available():
-        import logging
-        logging.getLogger(__name__).warning(
-            "CMU Flite is not installed (apt install flite, ...): the %s words it would "
-            "say are spoken by the other voices", split)
-        flite_fraction = 0.0
-    if flite_fraction:      # and some by CMU Flite's voices (drawn after Pico's)
-        free = [i for i, s in enumerate(settings) if isinstance(s, speech.VoiceSetting)]
-        draw = rng.uniform(size=len(free))
-        chosen = [i for i, u in zip(free, draw) if u < flite_fraction]
-        for i, setting in zip(chosen, flite.sample_settings(rng, len(chosen))):
-            settings[i] = setting
+    from jaxdl.tasks.trigger_word import flite, pico
+    # Some utterances by SVOX Pico's voices instead, then some of the rest by CMU
+    # Flite's (each drawn after the last, so turning one on moves nothing before it).
+    for family, fraction, missing in (
+            (pico, pico_fraction, "SVOX Pico is not installed (pip install ttspico, or "
+                                  "jaxdl[voices])"),
+            (flite, flite_fraction, "CMU Flite is not installed (apt install flite, ...)")):
+        _hand_over(settings, rng, fraction, family, f"{missing}: the {split} words it "
+                   "would say are spoken by the other voices")
     audio = speech.synthesize_many(texts, settings, sample_rate, progress=progress,
                                    desc=f"speech ({split})")
     if tuple(speed) != (1.0, 1.0):
