@@ -131,11 +131,6 @@ def test_speed_perturbation_scales_length_and_pitch(factor):
 
 
 def test_speech_bank_speed_is_deterministic():
-    from jaxdl.tasks.trigger_word import voices
-    try:
-        voices.espeak_version()
-    except voices.SpeechError as e:
-        pytest.skip(f"eSpeak NG unavailable: {e}")
     kw = dict(trigger="go", negatives=("stop", "yes"), num_positive=2, num_negative=2,
               seed=0, sample_rate=SR, num_samples=SR * 2)
     a = tw.speech_bank("train", speed=(0.8, 1.25), **kw)

@@ -41,12 +41,7 @@ def test_the_same_word_and_setting_give_the_same_samples():
 
 @needs_flite
 def test_bank_with_flite_fraction_is_deterministic_and_mixes_voices():
-    from jaxdl.tasks.trigger_word import voices
     from jaxdl.tasks.trigger_word.generator import speech_bank
-    try:
-        voices.espeak_version()
-    except voices.SpeechError as e:
-        pytest.skip(f"eSpeak NG unavailable: {e}")
     kw = dict(trigger="go", negatives=("stop", "yes"), num_positive=6, num_negative=6,
               seed=0, sample_rate=16000, num_samples=32000, flite_fraction=0.5)
     a, b = speech_bank("train", **kw), speech_bank("train", **kw)
@@ -70,10 +65,6 @@ def test_without_flite_a_bank_falls_back_and_synthesize_says_why(monkeypatch, ca
     assert not flite.available()
     with pytest.raises(voices.SpeechError, match="apt install flite"):
         flite.synthesize("go", flite.FliteSetting("slt"))
-    try:
-        voices.espeak_version()
-    except voices.SpeechError as e:
-        pytest.skip(f"eSpeak NG unavailable: {e}")
     kw = dict(trigger="go", negatives=("stop", "yes"), num_positive=3, num_negative=3,
               seed=0, sample_rate=16000, num_samples=32000)
     with caplog.at_level("WARNING"):

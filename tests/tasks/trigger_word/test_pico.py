@@ -43,12 +43,7 @@ def test_the_same_word_and_setting_give_the_same_samples():
 
 @needs_pico
 def test_bank_with_pico_fraction_is_deterministic_and_mixes_voices():
-    from jaxdl.tasks.trigger_word import voices
     from jaxdl.tasks.trigger_word.generator import speech_bank
-    try:
-        voices.espeak_version()
-    except voices.SpeechError as e:
-        pytest.skip(f"eSpeak NG unavailable: {e}")
     kw = dict(trigger="go", negatives=("stop", "yes"), num_positive=6, num_negative=6,
               seed=0, sample_rate=16000, num_samples=32000, pico_fraction=0.5)
     a, b = speech_bank("train", **kw), speech_bank("train", **kw)
