@@ -192,4 +192,4 @@ def list_image_files(folder: str | Path) -> list[str]:
             found.append(str(path))
         else:
             log.warning("skipping %s: not an image format Pillow can open", path)
-    return sorted(found)
+    return found        # in the sorted order of the walk above

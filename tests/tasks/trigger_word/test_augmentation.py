@@ -6,7 +6,6 @@ determinism, and that clips without a room are the bits they were before rooms
 existed.
 """
 
-import dataclasses
 
 import jax
 import jax.numpy as jnp
