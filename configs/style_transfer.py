@@ -57,6 +57,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.optim.learning_rate = 0.02     # Adam, on pixels in [0, 1]
     c.optim.lbfgs_memory = 10
 
+    c.train = ml_collections.ConfigDict()
+    # Compute dtype of the feature network: "float32" | "bfloat16"; parameters and
+    # the optimised image stay float32.
+    c.train.dtype = "float32"
+
     c.init = "content"               # "content" | "noise" | "mix"
     c.init_noise_ratio = 0.6         # "mix": (1 - r) content + r uniform noise
 

@@ -27,6 +27,7 @@ import numpy as np
 from jaxdl import cli, plots
 from jaxdl import config as config_lib
 from jaxdl.data.images import save_image
+from jaxdl.models.layers import compute_dtype
 from jaxdl.tasks.style import generator as textures
 from jaxdl.tasks.style import inputs, vgg
 from jaxdl.tasks.style import transfer as style_transfer
@@ -48,6 +49,7 @@ CHOICES = {
 def check_config(config) -> None:
     """Refuses, before any work, values that cannot run."""
     config_lib.check_choices(config, CHOICES)
+    compute_dtype(config.train.dtype)  # "float16" gets its own reason
     if len(config.scales) != len(config.iterations) or not config.scales:
         raise config_lib.ConfigError(
             f"scales {tuple(config.scales)} and iterations {tuple(config.iterations)} must "
@@ -74,7 +76,8 @@ def build_problem(config, preprocessing: str) -> style_transfer.StyleProblem:
                                map(float, config.loss.style_layer_weights))),
         alpha=config.loss.alpha, beta=config.loss.beta, gamma=config.loss.gamma,
         pooling=config.model.pooling, preprocessing=preprocessing,
-        luminance_only=config.loss.keep_colors, widths=tuple(config.model.widths))
+        luminance_only=config.loss.keep_colors, widths=tuple(config.model.widths),
+        dtype=config.train.dtype)
 
 
 # -- run ----------------------------------------------------------------------

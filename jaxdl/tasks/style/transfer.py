@@ -32,6 +32,7 @@ import numpy as np
 import optax
 
 from jaxdl import losses
+from jaxdl.models.layers import compute_dtype
 from jaxdl.tasks.style import vgg as vgg_lib
 from jaxdl.tasks.style.vgg import VGG19
 
@@ -94,6 +95,10 @@ class StyleProblem:
       pooling: "avg" or "max" in the VGG19.
       preprocessing: the VGG19's input normalisation ("torchvision", "caffe").
       luminance_only: optimise a one-channel luminance image (keep-colours mode).
+      widths: filters per VGG19 block.
+      dtype: compute dtype of the feature network, a name in
+        `jaxdl.models.layers.COMPUTE_DTYPES` ("float32" or "bfloat16"); its
+        parameters, the optimised pixels and the losses stay float32.
     """
 
     content_layer: str = "conv4_2"
@@ -107,12 +112,14 @@ class StyleProblem:
     preprocessing: str = "torchvision"
     luminance_only: bool = False
     widths: tuple[int, ...] = (64, 128, 256, 512, 512)
+    dtype: str = "float32"
 
     @property
     def network(self) -> VGG19:
         layers = (self.content_layer,) + tuple(name for name, _ in self.style_layers)
         return VGG19(pooling=self.pooling, preprocessing=self.preprocessing,
-                     outputs=tuple(dict.fromkeys(layers)), widths=self.widths)
+                     outputs=tuple(dict.fromkeys(layers)), widths=self.widths,
+                     dtype=compute_dtype(self.dtype))
 
     def features(self, params, image: jax.Array) -> dict[str, jax.Array]:
         """image [H, W, C] (C = 3, or 1 in luminance mode) -> {layer: [h, w, c]}."""

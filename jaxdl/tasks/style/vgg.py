@@ -10,7 +10,7 @@ read by `jaxdl.tasks.style.vgg_weights` into the parameter tree this module make
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -68,19 +68,27 @@ class VGG19(nn.Module):
       outputs: layer names to return; the network stops at the deepest of them
         (so style transfer never pays for conv5_2..pool5). Empty: all layers.
       widths: filters per block (VGG19's are VGG19_WIDTHS; tests use narrow ones).
+      dtype: compute dtype of the convolutions (jnp.bfloat16 for mixed precision).
+        Parameters stay float32, the input normalisation is computed in float32,
+        and every returned feature map is float32 (so Gram matrices and losses
+        are computed in float32). float64 input (under `jax.enable_x64`, for
+        finite-difference gradient checks) is computed in float64 whatever dtype
+        says, as it was before dtype existed.
     """
 
     pooling: str = "avg"
     preprocessing: str = "torchvision"
     outputs: Sequence[str] = ()
     widths: Sequence[int] = VGG19_WIDTHS
+    dtype: Any = jnp.float32
 
     @nn.compact
     def __call__(self, images: jax.Array) -> dict[str, jax.Array]:
         """images: float [B, H, W, 3] RGB in [0, 1] (or [H, W, 3]).
 
-        Returns {layer name: activations [B, h, w, C]} for the requested layers
-        (ReLU outputs for `conv*`; the batch axis is dropped for [H, W, 3] input).
+        Returns {layer name: float32 activations [B, h, w, C]} for the requested
+        layers (ReLU outputs for `conv*`; the batch axis is dropped for [H, W, 3]
+        input).
         """
         if self.pooling not in ("avg", "max"):
             raise ValueError(f"pooling must be 'avg' or 'max', got {self.pooling!r}")
@@ -88,17 +96,21 @@ class VGG19(nn.Module):
         last = deepest_layer(wanted)
         single = images.ndim == 3
         x = preprocess(images[None] if single else images, self.preprocessing)
+        compute = x.dtype if x.dtype == jnp.float64 else self.dtype
+        features_dtype = jnp.promote_types(compute, jnp.float32)  # at least float32
+        x = x.astype(compute)
         found = {}
         for name in VGG19_LAYERS:
             if name.startswith("conv"):
                 block = int(name[4]) - 1
                 x = nn.relu(nn.Conv(self.widths[block], (3, 3), padding="SAME",
                                     kernel_init=nn.initializers.he_normal(),
-                                    conv_general_dilated=conv, name=name)(x))
+                                    conv_general_dilated=conv, name=name,
+                                    dtype=compute, param_dtype=jnp.float32)(x))
             else:
                 x = pool_2x2(x, self.pooling)
             if name in wanted:
-                found[name] = x[0] if single else x
+                found[name] = (x[0] if single else x).astype(features_dtype)
             if name == last:
                 break
         return found

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Any, Sequence
 
 import jax
+import jax.numpy as jnp
 import flax.linen as nn
 
 from jaxdl.models.layers import ExampleDropout, conv
@@ -33,6 +34,11 @@ class TriggerWordModel(nn.Module):
       dropout_rate: every dropout layer's rate.
       unroll: time steps per iteration of the GRUs' scan (the same function; a
         speed and compile-time trade-off).
+      dtype: compute dtype of the layers (jnp.bfloat16 for mixed precision);
+        parameters and batch-norm statistics stay float32, and the logits are
+        returned as float32. The GRUs' hidden state stays float32 (flax makes the
+        carry in param_dtype, and the cell's update promotes to it), so only their
+        matmuls and gates run in bfloat16.
     """
 
     conv_features: int = 196
@@ -41,6 +47,7 @@ class TriggerWordModel(nn.Module):
     gru_features: Sequence[int] = (128, 128)
     dropout_rate: float = 0.2
     unroll: int = 1
+    dtype: Any = jnp.float32
 
     def output_steps(self, num_frames: int) -> int:
         return conv_output_length(num_frames, self.kernel, self.stride)
@@ -49,20 +56,23 @@ class TriggerWordModel(nn.Module):
     def __call__(self, x: jax.Array, *, train: bool = False,
                  example_ids: jax.Array | None = None,
                  axis_name: str | None = None) -> jax.Array:
-        """x: float [B, Tx, F] (e.g. log spectrogram frames); returns logits [B, Ty]."""
+        """x: float [B, Tx, F] (e.g. log spectrogram frames); returns float32
+        logits [B, Ty]."""
+        layer = dict(dtype=self.dtype, param_dtype=jnp.float32)
+
         def bn(name):
             return nn.BatchNorm(use_running_average=not train, momentum=0.99,
-                                axis_name=axis_name, name=name)
+                                axis_name=axis_name, name=name, **layer)
 
         def dropout(y):
             return ExampleDropout(self.dropout_rate)(y, deterministic=not train,
                                                      example_ids=example_ids)
 
         x = nn.Conv(self.conv_features, (self.kernel,), strides=(self.stride,),
-                    padding="VALID", conv_general_dilated=conv, name="conv")(x)
+                    padding="VALID", conv_general_dilated=conv, name="conv", **layer)(x)
         x = dropout(nn.relu(bn("conv_bn")(x)))
         for i, g in enumerate(self.gru_features):
-            x = nn.RNN(nn.GRUCell(g), unroll=self.unroll, name=f"gru{i + 1}")(x)
+            x = nn.RNN(nn.GRUCell(g, **layer), unroll=self.unroll, name=f"gru{i + 1}")(x)
             x = bn(f"gru{i + 1}_bn")(dropout(x))
         x = dropout(x)
-        return nn.Dense(1, name="logits")(x)[..., 0]
+        return nn.Dense(1, name="logits", **layer)(x)[..., 0].astype(jnp.float32)
