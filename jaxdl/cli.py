@@ -3,7 +3,9 @@
 Failures a user can fix (a bad image folder, an unwritable workdir, a dataset that
 is not prepared, a NaN loss, a checkpoint from another model) are
 `jaxdl.errors.UserError`s and end with one line, `error: <what and where>`, and
-exit code 1 (2 for a config value), not a traceback. Bugs keep theirs. Importing
+exit code 1 (2 for a config value), not a traceback. Bugs keep theirs. A run
+stopped by SIGTERM or Ctrl-C after saving a checkpoint prints `preempted: ...` and
+exits with code 75 (`jaxdl.train.preemption.PREEMPTED_EXIT_CODE`). Importing
 this module imports no case study.
 """
 
@@ -59,8 +61,12 @@ def call(main: Callable[[Sequence[str] | None], int],
     """main(argv)'s exit code, a UserError turned into `error: <message>` on stderr and
     its exit code: what `python -m experiments.NAME ARGS` does, in this process
     (leaving logging as it is)."""
+    from jaxdl.train.preemption import Preempted
     try:
         return main(argv)
+    except Preempted as e:  # not an error: the run saved and can be resumed
+        print(f"preempted: {e}", file=sys.stderr)
+        return e.exit_code
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code

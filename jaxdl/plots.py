@@ -565,8 +565,35 @@ def _fold_scores_figure(
     mean = float(flat.mean())
     std = float(flat.std())  # population std (ddof=0), as metrics.mean_and_std
 
-    # The y axis is zoomed onto the scores: fold-to-fold differences of a percent are
-    # what a reader looks for, and bars from zero would flatten them. Bars therefore
+    fig = new_figure(min(max(5.5, 0.5 * k + 3.0), 16.0), 4.2)
+    ax = fig.add_subplot()
+    colors = [f"C{(i // folds) % 10}" for i in range(k)] if repeats > 1 else ["tab:blue"] * k
+    if repeats > 1:
+        tick_labels = [f"{i // folds + 1}.{i % folds + 1}" for i in range(k)]
+        xlabel = "repeat.fold"
+    else:
+        tick_labels = [str(i + 1) for i in range(k)]
+        xlabel = "fold"
+    _score_bars(ax, flat, tick_labels, colors, xlabel=xlabel, metric=metric)
+    handles, labels = ax.get_legend_handles_labels()
+    if repeats > 1:
+        handles += [Patch(color=f"C{r % 10}", alpha=0.85) for r in range(repeats)]
+        labels += [f"repeat {r + 1}" for r in range(repeats)]
+    folds_text = f"{k} folds" if k > 1 else "1 fold"
+    ax.set_title(f"{title}\n{metric}: {mean:.4g} ± {std:.2g} over {folds_text}")
+    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0),
+              fontsize="small", frameon=False)
+    return fig
+
+
+def _score_bars(ax, flat: np.ndarray, tick_labels: Sequence[str], colors: Sequence[str],
+                *, xlabel: str, metric: str) -> None:
+    """One bar per score on a y axis zoomed onto the scores, their mean (dashed) and
+    ± one population std (band), each value written in its bar."""
+    k = flat.size
+    mean, std = float(flat.mean()), float(flat.std())
+    # The y axis is zoomed onto the scores: differences of a percent are what a
+    # reader looks for, and bars from zero would flatten them. Bars therefore
     # start at the bottom of the axis, and the value is written in each bar.
     # Equal scores get a range of 5% of their value, so a 0.1% difference would look small.
     span = max(float(flat.max() - flat.min()), 2.0 * std, 0.05 * abs(mean) or 1.0)
@@ -574,12 +601,8 @@ def _fold_scores_figure(
     if flat.min() >= 0.0:
         floor = max(floor, 0.0)  # scores that cannot be negative never get a negative axis
     top = max(float(flat.max()), mean + std) + 0.35 * span
-
-    fig = new_figure(min(max(5.5, 0.5 * k + 3.0), 16.0), 4.2)
-    ax = fig.add_subplot()
     xs = np.arange(k)
-    colors = [f"C{(i // folds) % 10}" for i in range(k)] if repeats > 1 else ["tab:blue"] * k
-    ax.bar(xs, flat - floor, bottom=floor, color=colors, alpha=0.85, width=0.7)
+    ax.bar(xs, flat - floor, bottom=floor, color=list(colors), alpha=0.85, width=0.7)
     ax.axhspan(mean - std, mean + std, color="gray", alpha=0.25, zorder=0,
                label=f"± 1 std ({std:.2g})")
     ax.axhline(mean, color="black", ls="--", lw=1.4, label=f"mean ({mean:.4g})")
@@ -588,27 +611,50 @@ def _fold_scores_figure(
             ax.annotate(f"{score:.3g}", (x, score), xytext=(0, -4), textcoords="offset points",
                         ha="center", va="top", color="white", fontsize=8 if k <= 12 else 7,
                         rotation=0 if k <= 12 else 90)
-    handles, labels = ax.get_legend_handles_labels()
-    if repeats > 1:
-        handles += [Patch(color=f"C{r % 10}", alpha=0.85) for r in range(repeats)]
-        labels += [f"repeat {r + 1}" for r in range(repeats)]
-        tick_labels = [f"{i // folds + 1}.{i % folds + 1}" for i in range(k)]
-        ax.set_xlabel("repeat.fold")
-    else:
-        tick_labels = [str(i + 1) for i in range(k)]
-        ax.set_xlabel("fold")
     step = max(1, math.ceil(k / 25))  # at most ~25 tick labels
-    ax.set_xticks(xs[::step], tick_labels[::step])
+    ax.set_xticks(xs[::step], list(tick_labels)[::step])
     ax.set_xlim(-0.6, k - 0.4)
     ax.set_ylim(floor, top)
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(metric)
-    folds_text = f"{k} folds" if k > 1 else "1 fold"
-    ax.set_title(f"{title}\n{metric}: {mean:.4g} ± {std:.2g} over {folds_text}")
     ax.grid(True, axis="y", alpha=0.3)
     ax.set_axisbelow(True)
-    ax.legend(handles, labels, loc="upper left", bbox_to_anchor=(1.01, 1.0),
-              fontsize="small", frameon=False)
-    return fig
+
+
+def seed_scores(per_seed: Mapping[str, Sequence[float]], seeds: Sequence[int],
+                path: str | os.PathLike, *, title: str = "Run-to-run variation") -> Path:
+    """One panel per metric: a bar per seed, the mean (dashed) and ± one std (band).
+
+    Args:
+      per_seed: metric name -> its value for each seed, in the order of `seeds`
+        (non-finite values are left out of the panel's mean and std).
+      seeds: the seed of each model (the x tick labels).
+      path: where to write the PNG.
+    Raises:
+      ValueError: no metrics, or a metric with a different number of values.
+    """
+    if not per_seed:
+        raise ValueError("seed_scores: no metrics to plot")
+    names = list(per_seed)
+    if any(len(per_seed[n]) != len(seeds) for n in names):
+        raise ValueError("seed_scores: every metric needs one value per seed")
+    cols = min(3, len(names))
+    rows = math.ceil(len(names) / cols)
+    fig = new_figure(4.6 * cols, 3.4 * rows + 0.6)
+    for i, name in enumerate(names):
+        ax = fig.add_subplot(rows, cols, i + 1)
+        values = np.asarray(per_seed[name], np.float64)
+        finite = np.isfinite(values)
+        shown = np.where(finite, values, np.nan)
+        kept = values[finite] if finite.any() else np.zeros(1)
+        _score_bars(ax, np.nan_to_num(shown, nan=float(kept.min())),
+                    [str(s) for s in seeds], ["tab:blue"] * len(seeds),
+                    xlabel="seed", metric=name)
+        ax.set_title(f"{name}: {kept.mean():.4g} ± {kept.std():.2g}", fontsize="medium")
+        if i == 0:
+            ax.legend(loc="lower left", fontsize="x-small", frameon=False)
+    fig.suptitle(f"{title}: {len(seeds)} seeds (mean ± population std)")
+    return save_figure(fig, path)
 
 
 def fold_scores(

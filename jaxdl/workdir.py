@@ -93,14 +93,21 @@ def run_record(config, strategy, fit, best_state, *, best_metric: str, **train_e
     state; `best_metric` names the monitored value in the train block (for example
     "best_val_accuracy"); `train_extra` adds experiment-specific train fields
     (seconds of data preparation, ...). `params_sha256` hashes the final
-    parameters' bytes, so two runs compare bit for bit.
+    parameters' bytes, so two runs compare bit for bit; `evaluated_with` says
+    whether test and the verbs used the weights' moving average ("ema_params").
     """
+    from jaxdl.train.options import train_record
     from jaxdl.train.state import params_sha256
     train = {"steps": fit.steps, "seconds": round(fit.seconds, 3),
              "examples_per_second": round(fit.examples_per_second, 1),
              "final_loss": fit.final_loss, "params_sha256": params_sha256(fit.state.params),
              "best_step": fit.best_step, best_metric: fit.best_metric,
-             "best_params_sha256": params_sha256(best_state.params), **train_extra}
+             "best_params_sha256": params_sha256(best_state.params),
+             "checkpoint_saves": fit.checkpoint_saves,
+             "checkpoint_seconds": round(fit.checkpoint_seconds, 3),
+             **train_record(config), **train_extra}
+    if best_state.ema_decay:
+        train["ema_params_sha256"] = params_sha256(fit.state.ema_params)
     return {"train": train,
             "devices": {"strategy": strategy.name, "devices": strategy.num_devices,
                         "processes": jax.process_count(), "platform": jax.default_backend()},

@@ -81,3 +81,17 @@ def tfds_dir(tmp_path_factory) -> str:
     path = tmp_path_factory.mktemp("tfds")
     day_night_dataset.prepare(384, 96, 96, 32, 0, str(path))
     return str(path)
+
+
+@pytest.fixture(autouse=True)
+def _restore_root_logging():
+    """Puts the root logger's handlers and level back after each test: a test that
+    goes through `jaxdl.cli.run` (logging.basicConfig(force=True)) would otherwise
+    leave a handler writing to that test's captured stderr, closed once the test
+    ends, and every later log line in the process would print a logging error."""
+    import logging
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)

@@ -34,7 +34,9 @@ def test_run_record_blocks(quick):
     assert record["train"] == {
         "steps": 10, "seconds": 2.346, "examples_per_second": 123.5, "final_loss": 0.5,
         "params_sha256": params_sha256(last.params), "best_step": 4, "best_val_x": 0.75,
-        "best_params_sha256": params_sha256(best.params), "stopped_early": True}
+        "best_params_sha256": params_sha256(best.params), "checkpoint_saves": 0,
+        "checkpoint_seconds": 0.0, "dtype": "float32", "grad_accum_steps": 1,
+        "ema_decay": 0.0, "evaluated_with": "params", "stopped_early": True}
     assert record["train"]["params_sha256"] != record["train"]["best_params_sha256"]
     assert record["devices"] == {"strategy": "single", "devices": 1, "processes": 1,
                                  "platform": "cpu"}

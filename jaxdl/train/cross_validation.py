@@ -9,14 +9,10 @@ keys, as the yardstick for what vmap buys.
 from __future__ import annotations
 
 import dataclasses
-import time
 from typing import Callable, Sequence
 
-import grain
 import jax
-import jax.numpy as jnp
 import numpy as np
-from tqdm.auto import tqdm
 
 from jaxdl.data import pipeline
 from jaxdl.data.sources import Subset
@@ -24,8 +20,9 @@ from jaxdl.data import splits as splits_lib
 from jaxdl.data.splits import equal_size
 from jaxdl.train.loop import evaluate
 from jaxdl.train.parallel import Strategy
+from jaxdl.train.replicas import train_replicas
 from jaxdl.train.state import TrainState
-from jaxdl.train.steps import eval_step, train_step
+from jaxdl.train.steps import eval_step
 
 
 PROTOCOLS = ("kfold", "iterated_kfold")
@@ -80,34 +77,13 @@ def cross_validate(*, make_state: Callable[[jax.Array, int], TrainState], source
         Subset(source, tr), global_batch_size=global_batch_size, seed=seed + i,
         num_epochs=epochs, transform=transform, augment=augment,
         process_index=0, process_count=1) for i, (tr, _) in enumerate(splits)]
+    init_keys = [jax.random.fold_in(rng, i) for i in range(k)]
+    step_keys = [jax.random.fold_in(rng, 1000 + i) for i in range(k)]
+    finals, seconds = train_replicas(
+        make_state=lambda key: make_state(key, len(fold_data[0])), init_keys=init_keys,
+        step_keys=step_keys, datasets=fold_data, mode=mode, progress=progress,
+        desc=f"{k}-fold")
     steps = len(fold_data[0])
-    fresh = lambda key: make_state(key, steps)
-    init_keys = jnp.stack([jax.random.fold_in(rng, i) for i in range(k)])
-    step_keys = jnp.stack([jax.random.fold_in(rng, 1000 + i) for i in range(k)])
-    bar = tqdm(total=steps * k, unit="step", desc=f"{k}-fold ({mode})",
-               disable=not progress, dynamic_ncols=True)
-    t0 = time.perf_counter()
-    if mode == "vmap":
-        states = jax.vmap(fresh)(init_keys)
-        stacked = grain.MapDataset.range(steps).map(
-            lambda s: jax.tree.map(lambda *xs: np.stack(xs), *[d[s] for d in fold_data]))
-        step_fn = jax.jit(jax.vmap(train_step), donate_argnums=0)
-        for batch in pipeline.prefetch(stacked):
-            states, metrics = step_fn(states, batch, step_keys)
-            bar.update(k)
-        jax.block_until_ready(states)
-        finals = [jax.tree.map(lambda x, i=i: x[i], states) for i in range(k)]
-    else:
-        step_fn = jax.jit(train_step, donate_argnums=0)
-        finals = []
-        for i in range(k):
-            state = fresh(init_keys[i])
-            for batch in pipeline.prefetch(fold_data[i]):
-                state, metrics = step_fn(state, batch, step_keys[i])
-                bar.update(1)
-            finals.append(jax.block_until_ready(state))
-    seconds = time.perf_counter() - t0
-    bar.close()
 
     single = Strategy("single")
     compiled_eval = single.compile_eval_step(eval_step)

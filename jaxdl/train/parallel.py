@@ -61,16 +61,20 @@ class Strategy:
         n = self.num_devices
         return -(-batch_size // n) * n
 
-    def check_batch_size(self, global_batch_size: int) -> None:
-        """Raises ValueError unless the global batch splits evenly over devices and processes."""
+    def check_batch_size(self, global_batch_size: int, grad_accum_steps: int = 1) -> None:
+        """Raises ConfigError unless the global batch splits evenly over devices and
+        processes, and each device's share into `grad_accum_steps` micro-batches."""
         if self.name == "single" and jax.process_count() > 1:
             raise ConfigError("the 'single' strategy runs one device; with several "
                               "processes use --config.train.parallel=pmap or shard_map")
-        n = self.num_devices
+        n = self.num_devices * int(grad_accum_steps)
         if global_batch_size % n:
+            per = (f"{self.num_devices} devices ({self.name})" if grad_accum_steps == 1 else
+                   f"{self.num_devices} devices ({self.name}) x {grad_accum_steps} "
+                   f"micro-batches (train.grad_accum_steps)")
             raise ConfigError(
-                f"batch size {global_batch_size} does not split evenly over {n} devices "
-                f"({self.name}); choose a multiple of {n}")
+                f"batch size {global_batch_size} does not split evenly over {per}; "
+                f"choose a multiple of {n}")
 
     # -- compile ----------------------------------------------------------------
     def compile_train_step(self, step: Callable) -> Callable:
