@@ -10,6 +10,7 @@ of the default model, the K models trained together under vmap).
 import ml_collections
 
 from jaxdl.config import choose_preset
+from jaxdl.train.options import add_train_options, profile_config
 from jaxdl.train.loop import early_stopping_config
 from jaxdl.train.optim import optimizer_config
 
@@ -67,6 +68,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.log_every = 25
     # patience: epochs without improvement; 0 = never stop
     c.train.early_stopping = early_stopping_config(monitor="val/accuracy", patience=2)
+    # dtype, grad_accum_steps, ema_decay, seeds, seeds_mode, checkpoint_every_steps,
+    # keep_checkpoints: see jaxdl.train.options; profile: jaxdl.train.profiling.
+    add_train_options(c.train)
+    c.profile = profile_config()
 
     c.eval = ml_collections.ConfigDict()
     c.eval.protocol = "holdout"      # "holdout" | "kfold" | "iterated_kfold"

@@ -27,6 +27,7 @@ The steps are paid for by the pixel baseline's k-means (eval.pixel_kmeans_restar
 import ml_collections
 
 from jaxdl.config import choose_preset
+from jaxdl.train.options import add_train_options, profile_config
 from jaxdl.train.loop import early_stopping_config
 from jaxdl.train.optim import optimizer_config
 
@@ -106,6 +107,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.train.log_every = 25
     # patience: evaluations without improvement; 0 = never stop
     c.train.early_stopping = early_stopping_config(monitor="val/verification_accuracy")
+    # dtype, grad_accum_steps, ema_decay, seeds, seeds_mode, checkpoint_every_steps,
+    # keep_checkpoints: see jaxdl.train.options; profile: jaxdl.train.profiling.
+    add_train_options(c.train)
+    c.profile = profile_config()
 
     c.eval = ml_collections.ConfigDict()
     c.eval.num_folds = 10

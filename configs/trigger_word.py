@@ -18,6 +18,7 @@ Presets:
 import ml_collections
 
 from jaxdl.config import choose_preset
+from jaxdl.train.options import add_train_options, profile_config
 from jaxdl.tasks.trigger_word.voices import NEAR_MISSES, NEGATIVE_WORDS, TRIGGER_WORD
 from jaxdl.train.loop import early_stopping_config
 from jaxdl.train.optim import optimizer_config
@@ -221,6 +222,10 @@ def course_config() -> ml_collections.ConfigDict:
     c.train.parallel = "single"      # "single" | "pmap" | "shard_map"
     c.train.log_every = 25
     c.train.early_stopping = early_stopping_config(monitor="val/event_f1", patience=0)
+    # dtype, grad_accum_steps, ema_decay, seeds, seeds_mode, checkpoint_every_steps,
+    # keep_checkpoints: see jaxdl.train.options; profile: jaxdl.train.profiling.
+    add_train_options(c.train)
+    c.profile = profile_config()
 
     c.eval = ml_collections.ConfigDict()
     c.eval.batch_size = 50

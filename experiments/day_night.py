@@ -29,14 +29,16 @@ from jaxdl import losses, metrics, plots
 from jaxdl.data import image_classification, pipeline, transforms
 from jaxdl.data.images import ImageError, load_image
 from jaxdl.tasks.day_night.model import ShallowCNN
-from jaxdl.train import checkpoint, cross_validation, loop
+from jaxdl.train import checkpoint, cross_validation, loop, replicas
 from jaxdl.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer
 from jaxdl.train.parallel import STRATEGIES, Strategy
-from jaxdl.train.state import TrainState
+from jaxdl.train.options import check_train_options, fit_options, model_dtype, state_options
+from jaxdl.train.state import TrainState, params_sha256
 from jaxdl.train.steps import eval_step, predict_step, train_step
 from jaxdl.workdir import load_finished_run, prepare_workdir, run_record, write_json
 
 DEFAULT_CONFIG = "configs/day_night.py"
+SEED_PLOT_METRICS = ("accuracy", "precision", "recall", "f1", "auc")
 log = logging.getLogger("day_night")
 
 
@@ -55,6 +57,7 @@ CHOICES = {
 def check_config(config) -> None:
     """Refuses, before any work, values that are not among their choices."""
     config_lib.check_choices(config, CHOICES)
+    check_train_options(config)
     if len(config.data.class_names) != 2 and config.data.source != "folder":
         raise config_lib.ConfigError("data.class_names must name 2 classes (the model "
                                      f"is binary), got {tuple(config.data.class_names)}")
@@ -72,7 +75,7 @@ def load_data(config) -> image_classification.LabelledImages:
 def build_model(config) -> ShallowCNN:
     return ShallowCNN(features=tuple(config.model.features), hidden=config.model.hidden,
                       dropout_rate=config.model.dropout_rate,
-                      batch_norm=config.model.batch_norm)
+                      batch_norm=config.model.batch_norm, dtype=model_dtype(config))
 
 
 def create_state(config, rng: jax.Array, total_steps: int) -> TrainState:
@@ -82,7 +85,8 @@ def create_state(config, rng: jax.Array, total_steps: int) -> TrainState:
         model=build_model(config), rng=rng,
         example_inputs=jnp.zeros((1, size, size, 3), jnp.float32),
         tx=make_optimizer(config.optim, total_steps),
-        objective=losses.binary_classification, l1=config.train.l1, l2=config.train.l2)
+        objective=losses.binary_classification, l1=config.train.l1, l2=config.train.l2,
+        **state_options(config.train))
 
 
 # -- train and evaluate -------------------------------------------------------
@@ -99,7 +103,7 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
     (on process 0; other processes train their share and return {})."""
     check_config(config)
     strategy = Strategy(config.train.parallel)
-    strategy.check_batch_size(config.train.batch_size)
+    strategy.check_batch_size(config.train.batch_size, config.train.grad_accum_steps)
     eval_batch_size = strategy.round_batch_size(config.eval.batch_size)
     workdir = prepare_workdir(workdir, config)
 
@@ -147,7 +151,7 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
         steps_per_epoch=steps_per_epoch, global_batch_size=batch_size, rng=step_rng,
         strategy=strategy, workdir=workdir, validate=validate,
         early_stopping=loop.EarlyStopping.from_config(config.train.early_stopping),
-        log_every=config.train.log_every, progress=progress,
+        log_every=config.train.log_every, progress=progress, **fit_options(config, workdir),
         meta={"normalization": {"mean": mean.tolist(), "std": std.tolist()},
               "class_names": list(data.class_names)})
 
@@ -158,11 +162,10 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
     test_labels = image_classification.all_labels(data.test)
     train_labels = image_classification.all_labels(data.train)
     probs = _predict_probs(best, data.test, transform, eval_batch_size)
-    test = metrics.binary_metrics(test_labels, probs, threshold=config.eval.threshold)
-    test["auc"] = metrics.roc_auc(test_labels, probs)
+    test = _test_scores(test_labels, probs, config)
     baseline = metrics.majority_baseline(train_labels, test_labels)
     results.update({
-        "test": {k: np.asarray(v).tolist() for k, v in test.items()},
+        "test": test,
         "baseline": {"accuracy": float(baseline["accuracy"]),
                      "majority_class": data.class_names[int(baseline["majority_class"])]},
         "data": {"description": data.description, "train": len(data.train),
@@ -171,9 +174,43 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
         **run_record(config, strategy, fit, best, best_metric="best_val_accuracy",
                      stopped_early=fit.stopped_early),
     })
+    if config.train.seeds > 1:
+        results["seeds"] = run_seed_study(config, data, transform, augment, workdir,
+                                          progress=progress)
     write_json(workdir / "results.json", results)
     make_plots(workdir, data, test_labels, probs, test, config)
     return results
+
+
+def _test_scores(labels, probs, config) -> dict:
+    """results.json's test block: thresholded metrics and the ROC AUC, JSON-able."""
+    test = metrics.binary_metrics(labels, probs, threshold=config.eval.threshold)
+    test["auc"] = metrics.roc_auc(labels, probs)
+    return {k: np.asarray(v).tolist() for k, v in test.items()}
+
+
+def run_seed_study(config, data, transform, augment, workdir: Path, *,
+                   progress=True) -> dict:
+    """`train.seeds` models (seeds seed, seed+1, ...) trained together for every
+    epoch (no early stopping), each tested; mean, std and per-seed values."""
+    t = config.train
+    make_batches = lambda seed: pipeline.training_batches(
+        data.train, global_batch_size=t.batch_size, seed=seed, num_epochs=t.epochs,
+        transform=transform, augment=augment, process_index=0, process_count=1)
+    total_steps = len(make_batches(config.seed))
+    seeds, states, seconds = replicas.seed_study(
+        make_state=lambda key: create_state(config, key, total_steps),
+        make_batches=make_batches, seed=config.seed, count=t.seeds, mode=t.seeds_mode,
+        progress=progress)
+    summary = replicas.summarize_seeds(
+        seeds, [_test_scores(image_classification.all_labels(data.test),
+                             _predict_probs(s, data.test, transform, config.eval.batch_size),
+                             config) for s in states],
+        mode=t.seeds_mode, seconds=seconds, steps=total_steps)
+    summary["params_sha256"] = [params_sha256(s.params) for s in states]
+    plots.seed_scores({k: summary["per_seed"][k] for k in SEED_PLOT_METRICS}, seeds,
+                      workdir / "plots" / "seeds.png", title="Day'n'night test metrics")
+    return summary
 
 
 def run_cross_validation(config, data, transform, augment, *, progress=True) -> dict:

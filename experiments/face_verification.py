@@ -29,7 +29,7 @@ import numpy as np
 
 from jaxdl import cli
 from jaxdl import config as config_lib
-from jaxdl import losses, metrics
+from jaxdl import losses, metrics, plots
 from jaxdl.data import images, transforms
 from jaxdl.data.image_classification import sample_images
 from jaxdl.tasks.faces import sources
@@ -42,14 +42,17 @@ from jaxdl.tasks.faces.model import ResNetEncoder
 from jaxdl.tasks.faces.pairs import make_pairs
 from jaxdl.tasks.faces.plots import run_plots
 from jaxdl.tasks.faces.training import face_train_batches, face_train_step
-from jaxdl.train import checkpoint, loop
+from jaxdl.train import checkpoint, loop, replicas
 from jaxdl.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer
 from jaxdl.train.parallel import STRATEGIES, Strategy
-from jaxdl.train.state import TrainState
+from jaxdl.train.options import check_train_options, fit_options, model_dtype, state_options
+from jaxdl.train.state import TrainState, params_sha256
 from jaxdl.workdir import load_finished_run, prepare_workdir, run_record, write_json
 
 DEFAULT_CONFIG = "configs/face_verification.py"
 log = logging.getLogger("face_verification")
+SEED_PLOT_METRICS = ("verification/accuracy", "verification/auc", "identification/top1",
+                     "identification/top5", "clustering/nmi", "clustering/ari")
 
 CHOICES = {
     "data.source": ("procedural", "folder", "tfds"),
@@ -66,7 +69,8 @@ CHOICES = {
 def build_model(config) -> ResNetEncoder:
     return ResNetEncoder(stage_features=tuple(config.model.stage_features),
                          blocks_per_stage=tuple(config.model.blocks_per_stage),
-                         embedding_dim=config.model.embedding_dim)
+                         embedding_dim=config.model.embedding_dim,
+                         dtype=model_dtype(config))
 
 
 def create_state(config, rng: jax.Array, total_steps: int) -> TrainState:
@@ -79,7 +83,8 @@ def create_state(config, rng: jax.Array, total_steps: int) -> TrainState:
         tx=make_optimizer(config.optim, total_steps),
         objective=losses.triplet_objective(config.loss.margin, config.loss.mining,
                                            config.loss.soft),
-        l1=config.train.l1, l2=config.train.l2, global_objective=True)
+        l1=config.train.l1, l2=config.train.l2,
+        **state_options(config.train), global_objective=True)
 
 
 # -- train and evaluate -------------------------------------------------------
@@ -88,7 +93,15 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
     config_lib.check_choices(config, CHOICES)
     strategy = Strategy(config.train.parallel)
     batch_size = config.train.identities_per_batch * config.train.images_per_identity
-    strategy.check_batch_size(batch_size)
+    check_train_options(config, batch_size)
+    if config.train.identities_per_batch % config.train.grad_accum_steps:
+        # Batches are identity-major: whole identities per micro-batch keep every
+        # micro-batch's triplets minable (mining then runs within each micro-batch).
+        raise config_lib.ConfigError(
+            f"train.grad_accum_steps={config.train.grad_accum_steps} must divide "
+            f"train.identities_per_batch={config.train.identities_per_batch}, so that "
+            f"each micro-batch holds whole identities")
+    strategy.check_batch_size(batch_size, config.train.grad_accum_steps)
     eval_batch_size = config.eval.batch_size
     workdir = prepare_workdir(workdir, config)
 
@@ -125,7 +138,7 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
         steps_per_epoch=config.train.eval_every_steps, global_batch_size=batch_size,
         rng=step_rng, strategy=strategy, workdir=workdir, validate=validate,
         early_stopping=loop.EarlyStopping.from_config(config.train.early_stopping),
-        log_every=config.train.log_every, progress=progress,
+        log_every=config.train.log_every, progress=progress, **fit_options(config, workdir),
         meta={"normalization": {"mean": mean.tolist(), "std": std.tolist()}})
     if jax.process_index() != 0:
         return {}
@@ -153,11 +166,47 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
         **run_record(config, strategy, fit, best,
                      best_metric="best_val_verification_accuracy"),
     })
+    if config.train.seeds > 1:
+        results["seeds"] = run_seed_study(config, data, transform, mean, std, workdir,
+                                          progress=progress)
     for r in (results, results["test_greyscale"]):
-        r["verification"]["tar_at_far_1e-3"] = r["verification"].pop(f"tar_at_far_{e.far:g}")
+        _name_tar(r, e.far)
     write_json(workdir / "results.json", results)
     run_plots(workdir, data, test_images, test_emb, report)
     return results
+
+
+def _name_tar(results: dict, far: float) -> dict:
+    """results.json names the TAR at the configured FAR `tar_at_far_1e-3`."""
+    results["verification"]["tar_at_far_1e-3"] = results["verification"].pop(
+        f"tar_at_far_{far:g}")
+    return results
+
+
+def run_seed_study(config, data, transform, mean, std, workdir: Path, *,
+                   progress=True) -> dict:
+    """`train.seeds` encoders (seeds seed, seed+1, ...) trained together for all
+    their steps (the last weights, no checkpoint selection), each evaluated on the
+    test people; every test metric's mean, std and per-seed values."""
+    t, e = config.train, config.eval
+    seeds, states, seconds = replicas.seed_study(
+        make_state=lambda key: create_state(config, key, t.steps),
+        make_batches=lambda seed: face_train_batches(config, data, transform, seed=seed,
+                                                     process_index=0, process_count=1),
+        seed=config.seed, count=t.seeds, mode=t.seeds_mode,
+        train_step=face_train_step(config.augment, mean, std), progress=progress)
+    encode, options = encoder(config), evaluation_options(e, config.seed)
+    per_seed = [_name_tar(evaluate_embeddings(
+        embed(encode, s, data.test, transform, e.batch_size), data.labels["test"],
+        **options).results, e.far) for s in states]
+    summary = replicas.summarize_seeds(seeds, per_seed, mode=t.seeds_mode,
+                                       seconds=seconds, steps=t.steps)
+    summary["params_sha256"] = [params_sha256(s.params) for s in states]
+    shown = [k for k in SEED_PLOT_METRICS if k in summary["per_seed"]]
+    plots.seed_scores({k: summary["per_seed"][k] for k in shown}, seeds,
+                      Path(workdir) / "plots" / "seeds.png",
+                      title="Face encoder, test people")
+    return summary
 
 
 # -- deployment verbs ---------------------------------------------------------

@@ -27,22 +27,25 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl import cli, losses
+from jaxdl import cli, losses, plots
 from jaxdl import config as config_lib
 from jaxdl.data import pipeline
 from jaxdl.tasks.trigger_word import detection, events, generator, real_check, sources
 from jaxdl.tasks.trigger_word.generator import clip_spec, feature_spec
 from jaxdl.tasks.trigger_word import plots as trigger_plots
 from jaxdl.tasks.trigger_word.model import TriggerWordModel
-from jaxdl.train import checkpoint, loop
+from jaxdl.train import checkpoint, loop, replicas
 from jaxdl.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer
 from jaxdl.train.parallel import STRATEGIES, Strategy
-from jaxdl.train.state import TrainState
+from jaxdl.train.options import check_train_options, fit_options, model_dtype, state_options
+from jaxdl.train.state import TrainState, params_sha256
 from jaxdl.train.steps import train_step
 from jaxdl.workdir import load_finished_run, prepare_workdir, run_record, write_json
 
 DEFAULT_CONFIG = "configs/trigger_word.py"
 log = logging.getLogger("trigger_word")
+SEED_PLOT_METRICS = ("event_f1", "event_precision", "event_recall",
+                     "false_accepts_per_hour", "frame_f1")
 
 CHOICES = {
     "data.words": ("espeak", "folders", "speech_commands"),
@@ -58,6 +61,7 @@ CHOICES = {
 def check_config(config) -> None:
     """Refuses, before any work, values that are not among their choices."""
     config_lib.check_choices(config, CHOICES)
+    check_train_options(config)
     if config.data.storage == "tfds" and (config.data.words != "espeak"
                                           or config.data.positives_dir):
         raise config_lib.ConfigError("data.storage='tfds' stores eSpeak clips; use "
@@ -74,7 +78,8 @@ def build_model(config) -> TriggerWordModel:
     m = config.model
     return TriggerWordModel(conv_features=m.conv_features, kernel=m.kernel,
                             stride=m.stride, gru_features=tuple(m.gru_features),
-                            dropout_rate=m.dropout_rate, unroll=m.get("unroll", 1))
+                            dropout_rate=m.dropout_rate, unroll=m.get("unroll", 1),
+                            dtype=model_dtype(config))
 
 
 def output_steps(config) -> int:
@@ -91,7 +96,8 @@ def create_state(config, rng: jax.Array, total_steps: int) -> TrainState:
         example_inputs=jnp.zeros((1, frames, features.num_bins), jnp.float32),
         tx=make_optimizer(config.optim, total_steps),
         objective=losses.per_step_binary_classification(config.train.positive_weight),
-        l1=config.train.l1, l2=config.train.l2)
+        l1=config.train.l1, l2=config.train.l2,
+        **state_options(config.train))
 
 
 # -- train and evaluate -----------------------------------------------------------
@@ -100,7 +106,7 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
     (on process 0)."""
     check_config(config)
     strategy = Strategy(config.train.parallel)
-    strategy.check_batch_size(config.train.batch_size)
+    strategy.check_batch_size(config.train.batch_size, config.train.grad_accum_steps)
     workdir = prepare_workdir(workdir, config)
     spec, features = clip_spec(config), feature_spec(config)
     num_steps = output_steps(config)
@@ -115,10 +121,7 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
         data.banks, data.description, data.skipped, data.clips, data.makers)
     mean, std, train_maker = data.mean, data.std, data.train_maker
     data_seconds = time.perf_counter() - t0
-    epochs = -(-steps * batch_size // len(clips["train"]))
-    train_batches = pipeline.training_batches(
-        clips["train"], global_batch_size=batch_size, seed=config.seed,
-        num_epochs=epochs, transform=lambda ex: ex)[:steps].map(train_maker)
+    train_batches = _train_batches(config, clips["train"], train_maker, config.seed)
     rng = jax.random.key(config.seed)
     init_rng, step_rng = jax.random.split(rng)
     state = create_state(config, init_rng, steps)
@@ -138,22 +141,19 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
         steps_per_epoch=config.train.eval_every, global_batch_size=batch_size,
         rng=step_rng, strategy=strategy, workdir=workdir, validate=validate,
         early_stopping=loop.EarlyStopping.from_config(config.train.early_stopping),
-        log_every=config.train.log_every, progress=progress,
+        log_every=config.train.log_every, progress=progress, **fit_options(config, workdir),
         meta={"normalization": {"mean": mean.tolist(), "std": std.tolist()}})
     if jax.process_index() != 0:
         return {}
 
     best, _ = checkpoint.restore_params(workdir / "checkpoints", fit.state, "best")
     t_eval = time.perf_counter()
-    test_pred = detection.predict_clips(best, clips["test"], makers["test"],
-                                        config.eval.batch_size)
-    test_events, detections = detection.event_scores(config.eval, spec, test_pred)
+    test, test_pred, detections = _test_scores(best, config, spec, clips, makers)
     e = config.eval
     curve = events.event_pr_curve(
         test_pred["probs"], test_pred["truths"], config.clip.seconds,
         np.round(np.linspace(0.05, 0.95, 19), 2), **detection.event_rule(e, spec, num_steps))
     at_rate = events.false_reject_at_false_accepts(curve, e.false_accepts_per_hour)
-    test = {**detection.frame_scores(test_pred, e.threshold), **test_events}
     results = {
         "test": test,
         "test_operating_point": {
@@ -174,11 +174,57 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
                      data_seconds=round(data_seconds, 1),
                      eval_seconds=round(time.perf_counter() - t_eval, 1)),
     }
+    if config.train.seeds > 1:
+        results["seeds"] = run_seed_study(config, spec, clips, makers, train_maker, workdir,
+                                          progress=progress)
     write_json(workdir / "results.json", results)
     write_json(workdir / "pr_curve.json", {k: np.asarray(v).tolist() for k, v in curve.items()})
     trigger_plots.run_plots(workdir, config, clips["test"], makers["test"], test_pred,
                             detections, curve)
     return results
+
+
+def _train_batches(config, train_clips, train_maker, seed: int, *, process_index=None,
+                   process_count=None):
+    """`train.steps` batches of training clips, shuffled with `seed`, through the
+    run's feature maker (this process's share)."""
+    t = config.train
+    epochs = -(-t.steps * t.batch_size // len(train_clips))
+    return pipeline.training_batches(
+        train_clips, global_batch_size=t.batch_size, seed=seed, num_epochs=epochs,
+        transform=lambda ex: ex, process_index=process_index,
+        process_count=process_count)[:t.steps].map(train_maker)
+
+
+def _test_scores(state, config, spec, clips, makers):
+    """(frame and event scores on the test clips, the predictions, the detections)."""
+    pred = detection.predict_clips(state, clips["test"], makers["test"],
+                                   config.eval.batch_size)
+    events_found, detections = detection.event_scores(config.eval, spec, pred)
+    return ({**detection.frame_scores(pred, config.eval.threshold), **events_found},
+            pred, detections)
+
+
+def run_seed_study(config, spec, clips, makers, train_maker, workdir: Path, *,
+                   progress=True) -> dict:
+    """`train.seeds` detectors (seeds seed, seed+1, ...: initialisation, clip order,
+    dropout; the same clips) trained together for all their steps (the last
+    weights), each scored on the test clips; mean, std and per-seed values."""
+    t = config.train
+    seeds, states, seconds = replicas.seed_study(
+        make_state=lambda key: create_state(config, key, t.steps),
+        make_batches=lambda seed: _train_batches(config, clips["train"], train_maker, seed,
+                                                 process_index=0, process_count=1),
+        seed=config.seed, count=t.seeds, mode=t.seeds_mode, progress=progress)
+    per_seed = [_test_scores(s, config, spec, clips, makers)[0] for s in states]
+    summary = replicas.summarize_seeds(seeds, per_seed, mode=t.seeds_mode,
+                                       seconds=seconds, steps=t.steps)
+    summary["params_sha256"] = [params_sha256(s.params) for s in states]
+    shown = [k for k in SEED_PLOT_METRICS if k in summary["per_seed"]]
+    plots.seed_scores({k: summary["per_seed"][k] for k in shown}, seeds,
+                      Path(workdir) / "plots" / "seeds.png",
+                      title="Trigger-word detector, test clips")
+    return summary
 
 
 def detect(workdir: str | Path, paths: list[str], *, chime_dir: str | None = None,

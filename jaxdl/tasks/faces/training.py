@@ -70,12 +70,15 @@ def face_train_step(augment_config, mean, std) -> Callable:
                              std=tuple(float(s) for s in std))
 
 
-def face_train_batches(config, data, transform):
+def face_train_batches(config, data, transform, *, seed: int | None = None,
+                       process_index: int | None = None, process_count: int | None = None):
     """P x K identity batches of the training people (`pipeline.identity_batches`),
-    with the config's per-example flips, crops and brightness, normalised."""
+    with the config's per-example flips, crops and brightness, normalised; drawn
+    with `seed` (default config.seed), this process's share."""
     return pipeline.identity_batches(
         data.train, data.labels["train"],
         identities_per_batch=config.train.identities_per_batch,
         images_per_identity=config.train.images_per_identity,
-        num_steps=config.train.steps, seed=config.seed, transform=transform,
-        augment=transforms.augmentation_from_config(config.augment))
+        num_steps=config.train.steps, seed=config.seed if seed is None else seed,
+        transform=transform, augment=transforms.augmentation_from_config(config.augment),
+        process_index=process_index, process_count=process_count)
