@@ -53,7 +53,8 @@ def train_replicas(*, make_state: Callable[[jax.Array], TrainState],
                disable=not progress, dynamic_ncols=True)
     t0 = time.perf_counter()
     if mode == "vmap":
-        states = jax.vmap(make_state)(jnp.stack(list(init_keys)))
+        # One compiled initialisation (eagerly, every op of it would compile alone).
+        states = jax.jit(jax.vmap(make_state))(jnp.stack(list(init_keys)))
         stacked = grain.MapDataset.range(steps).map(
             lambda s: jax.tree.map(lambda *xs: np.stack(xs), *[d[s] for d in datasets]))
         step_fn = jax.jit(jax.vmap(train_step), donate_argnums=0)

@@ -198,3 +198,48 @@ def test_out_of_range_options_are_config_errors(key, value, message):
     with pytest.raises(ConfigError, match=message) as e:
         check_train_options(config)
     assert e.value.exit_code == 2 and repr(key) in str(e.value)
+
+
+# -- seeds as a vmapped axis ----------------------------------------------------------
+def _seed_study(mode):
+    from jaxdl.train import replicas
+    rng = np.random.default_rng(0)
+    labels = rng.integers(0, 2, 40).astype(np.int32)
+    images = (rng.normal(size=(40, 8, 8, 3)) + 2.0 * labels[:, None, None, None])
+    source = ArraySource({"image": images.astype(np.float32), "label": labels})
+    batches = lambda seed: pipeline.training_batches(
+        source, global_batch_size=10, seed=seed, num_epochs=2, process_index=0,
+        process_count=1, transform=lambda ex: {"inputs": ex["image"], "label": ex["label"]})
+    make_state = lambda key: TrainState.create(
+        model=MODEL, rng=key, example_inputs=jnp.zeros((1, 8, 8, 3)), tx=optax.adam(1e-2),
+        objective=losses.binary_classification)
+    return replicas.seed_study(make_state=make_state, make_batches=batches, seed=4,
+                               count=3, mode=mode, progress=False), batches, make_state
+
+
+def test_seeds_under_vmap_equal_seeds_one_after_another_and_single_runs():
+    (seeds, vmapped, _), batches, make_state = _seed_study("vmap")
+    (_, sequential, _), _, _ = _seed_study("sequential")
+    assert seeds == [4, 5, 6]
+    for a, b in zip(vmapped, sequential):
+        for x, y in zip(jax.tree.leaves(a.params), jax.tree.leaves(b.params)):
+            np.testing.assert_allclose(x, y, rtol=1e-4, atol=1e-5)
+    assert len({params_sha256(s.params) for s in sequential}) == 3
+    # Seed 5 one after another is exactly a plain run with config.seed = 5.
+    init, step_key = jax.random.split(jax.random.key(5))
+    state = make_state(init)
+    step = jax.jit(train_step)
+    for batch in batches(5):
+        state, _ = step(state, batch, step_key)
+    assert params_sha256(state.params) == params_sha256(sequential[1].params)
+
+
+def test_summarize_seeds_flattens_nested_metrics():
+    from jaxdl.train.replicas import summarize_seeds
+    summary = summarize_seeds([0, 1], [{"a": 1.0, "g": {"b": 2.0, "ok": True}, "l": [1, 2]},
+                                       {"a": 3.0, "g": {"b": 6.0, "ok": False}, "l": [3]}],
+                              mode="vmap", seconds=1.23456, steps=7)
+    assert summary["per_seed"] == {"a": [1.0, 3.0], "g/b": [2.0, 6.0]}
+    assert summary["mean"] == {"a": 2.0, "g/b": 4.0}
+    assert summary["std"] == {"a": 1.0, "g/b": 2.0}
+    assert (summary["seconds"], summary["steps_per_seed"]) == (1.235, 7)
