@@ -7,16 +7,20 @@
 `run` (the default verb): for each case study's training step (day'n'night CNN,
 face encoder with batch-all triplet mining, the style-transfer pixel step on
 VGG19, the trigger-word Conv1D + GRU), each parallel strategy (single jit, pmap,
-jit of shard_map) and each batch size: compile time; the median and spread of
-device-synchronised steps after warm-up; examples per second; FLOPs per step
-from XLA's cost analysis, achieved FLOP/s and its fraction of the device's matmul
-peak (measured in the same run); memory. Then each experiment's input pipeline:
-examples per second, and that over what the step consumes. Writes
+jit of shard_map), each batch size and each compute dtype (float32, bfloat16:
+the experiment config's train.dtype; parameters stay float32): compile time; the
+median and spread of device-synchronised steps after warm-up; examples per
+second; FLOPs per step from XLA's cost analysis, achieved FLOP/s and its
+fraction of the device's matmul peak (measured in the same run); memory. Then
+each experiment's input pipeline: examples per second, and that over what the
+step consumes (`pipeline_batches=0`: none). Writes
 DIR/results.json (with device, host, versions and XLA flags) after every row,
-and DIR/results.md, the tables.
+and DIR/results.md, the tables (with each dtype's step time against float32's).
+With profile.num_steps > 0, each row's timed steps from profile.start_step on
+are traced into DIR/profile/<case>-<strategy>-b<batch>-<dtype>/.
 
-`compare`: lines up results files from different machines, with speedups over
-the first.
+`compare`: lines up results files from different machines (by case, strategy,
+batch and dtype), with speedups over the first.
 
 `kfold`: one training step of K day'n'night CNNs vmapped over a fold axis in one
 program, against K steps of the same CNN one after another.
@@ -46,9 +50,28 @@ CONFIGS = Path(__file__).resolve().parents[1] / "configs"
 log = logging.getLogger("benchmark")
 
 
-def experiment_config(name: str, preset: str):
-    """The experiment's own config (configs/<name>.py, at `preset`)."""
-    return config_lib.load_config(f"{CONFIGS / name}.py" + (f":{preset}" if preset else ""))
+def experiment_config(name: str, preset: str, dtype: str | None = None):
+    """The experiment's own config (configs/<name>.py, at `preset`), with its
+    compute dtype `train.dtype` set to `dtype` (None: the preset's)."""
+    config = config_lib.load_config(f"{CONFIGS / name}.py" + (f":{preset}" if preset else ""))
+    if dtype is not None:
+        config.train.dtype = dtype
+    return config
+
+
+def check_config(bench) -> None:
+    """Refuses, before any work, a plan that cannot run (ConfigError)."""
+    benchmarking.check_plan(bench.cases, bench.strategies, tuple(WORKLOADS), bench.dtypes)
+    p = bench.profile
+    if int(p.start_step) < 1 or int(p.num_steps) < 0:
+        raise config_lib.ConfigError(
+            f"config keys 'profile.start_step' ({p.start_step}) must be >= 1 and "
+            f"'profile.num_steps' ({p.num_steps}) >= 0")
+    if int(p.num_steps) and int(p.start_step) + int(p.num_steps) - 1 > int(bench.repeats):
+        raise config_lib.ConfigError(
+            f"profile steps {p.start_step}-{int(p.start_step) + int(p.num_steps) - 1} lie "
+            f"past the {bench.repeats} timed steps of a row ('repeats'); the profile "
+            "counts timed steps from 1")
 
 
 # -- what is timed: each experiment's own step, on a random batch ---------------------
@@ -208,7 +231,8 @@ def run(bench, workdir, *, progress: bool = True) -> dict:
     from tqdm.auto import tqdm
     from jaxdl.train.parallel import Strategy
     from jaxdl.workdir import prepare_workdir
-    benchmarking.check_plan(bench.cases, bench.strategies, tuple(WORKLOADS))
+    from jaxdl.train.profiling import StepProfiler
+    check_config(bench)
     workdir = prepare_workdir(workdir, bench)
     platform = jax.default_backend()
     results = benchmarking.start_results(config_lib.config_to_dict(bench),
@@ -216,33 +240,44 @@ def run(bench, workdir, *, progress: bool = True) -> dict:
     env, peak = results["environment"], results["matmul_peak"]
     log.info("%s x %d (%s); matmul peak %.1f GFLOP/s (n=%d)", env["device_kind"],
              env["device_count"], platform, peak["flops_per_second"] / 1e9, peak["n"])
-    plan = [(name, strategy, batch) for name in bench.cases
-            for batch in bench[name].batch_sizes for strategy in bench.strategies]
-    configs = {name: experiment_config(name, bench[name].preset) for name in bench.cases}
-    bar = tqdm(total=len(plan) + len(bench.cases), desc="benchmark", unit="row",
+    dtypes = tuple(bench.dtypes)
+    plan = [(name, strategy, batch, dtype) for name in bench.cases
+            for batch in bench[name].batch_sizes for strategy in bench.strategies
+            for dtype in dtypes]
+    configs = {(name, dtype): experiment_config(name, bench[name].preset, dtype)
+               for name in bench.cases for dtype in dtypes}
+    pipelines = bench.cases if bench.pipeline_batches > 0 else ()
+    bar = tqdm(total=len(plan) + len(pipelines), desc="benchmark", unit="row",
                disable=not progress)
     strategies = {}
-    for name, strategy_name, batch in plan:
+    for name, strategy_name, batch, dtype in plan:
         strategy = strategies.setdefault(strategy_name, Strategy(strategy_name))
+        trace = benchmarking.row_name(dict(case=name, strategy=strategy_name, batch=batch,
+                                           dtype=dtype))
         row = benchmarking.step_row(
-            name, strategy, batch, functools.partial(WORKLOADS[name], configs[name],
+            name, strategy, batch, functools.partial(WORKLOADS[name], configs[name, dtype],
                                                      strategy, batch),
             warmup=bench.warmup, repeats=bench.repeats, peak=peak["flops_per_second"],
-            platform=platform)
+            platform=platform, dtype=dtype,
+            profiler=StepProfiler.from_config(workdir / "profile" / trace, bench.profile),
+            profile_dir=f"profile/{trace}")
         if "reason" in row:
             results["skipped"].append(row)
         else:
             results["steps"].append(row)
-            log.info("%s %s batch %d: %.1f ms/step (compile %.1f s)", name, strategy_name,
-                     batch, row["step_ms"], row["compile_s"])
+            log.info("%s %s batch %d %s: %.1f ms/step (compile %.1f s)", name,
+                     strategy_name, batch, dtype, row["step_ms"], row["compile_s"])
         benchmarking.save_results(workdir, results)
         bar.update()
-    for name in bench.cases:
+    for name in pipelines:
+        # The pipeline feeds the experiment's step: set against it in the
+        # experiment's own dtype (float32 unless its preset says otherwise).
+        config = experiment_config(name, bench[name].preset)
         make = PIPELINES[name] and functools.partial(
-            PIPELINES[name], configs[name], bench.data_dir, bench.pipeline_batches)
+            PIPELINES[name], config, bench.data_dir, bench.pipeline_batches)
         results["pipelines"].append(benchmarking.measure_pipeline(
-            name, default_batch_size(name, configs[name]), make, bench.pipeline_batches,
-            results["steps"]))
+            name, default_batch_size(name, config), make, bench.pipeline_batches,
+            results["steps"], dtype=config.train.dtype))
         benchmarking.save_results(workdir, results)
         bar.update()
     bar.close()
@@ -260,7 +295,8 @@ def _compare_args(p: argparse.ArgumentParser) -> None:
     """Line up results.json files from different machines, with speedups."""
     p.add_argument("results", nargs="+", help="results.json files; the first is the reference")
     p.add_argument("--value", default="step_ms",
-                   choices=("step_ms", "examples_per_s", "compile_s", "gflops"))
+                   choices=("step_ms", "examples_per_s", "compile_s", "gflops"),
+                   help="the figure to line up (rows: case, strategy, batch, dtype)")
 
 
 def _kfold_args(p: argparse.ArgumentParser) -> None:

@@ -7,11 +7,13 @@
     row = measure_step(train_workload(state, batch, strategy), ...)  # one results row
 
 A benchmark run (experiments/benchmark.py wires in the case studies): `check_plan`,
-`start_results`, then a `step_row` per case x strategy x batch and a `pipeline_row`
+`start_results`, then a `step_row` per case x strategy x batch x compute dtype
+(optionally traced by a `jaxdl.train.profiling.StepProfiler`) and a `pipeline_row`
 per input pipeline, `save_results` (results.json and results.md) after each;
 `load_results` and `compare_results` line up runs from several machines. The
-tables: `markdown_table(rows, columns)`, `compare(runs)`. Pure functions of their
-inputs except the timings themselves and the results files' reading and writing.
+tables: `markdown_table(rows, columns)`, `compare(runs)`, `dtype_ratios(rows)`.
+Pure functions of their inputs except the timings themselves and the results
+files' reading and writing.
 """
 
 from __future__ import annotations
@@ -50,21 +52,37 @@ def force_host_devices(count: int) -> None:
         os.environ["XLA_FLAGS"] = f"{flags} {HOST_DEVICES_FLAG}={count}".strip()
 
 
-def time_call(fn: Callable[[], Any], *, repeats: int = 15, warmup: int = 2) -> dict:
+def time_call(fn: Callable[[], Any], *, repeats: int = 15, warmup: int = 2,
+              profiler=None) -> dict:
     """Seconds per call of `fn` (which returns device arrays), after `warmup` calls.
 
     Each call is followed by `jax.block_until_ready`, so the time is the device's,
     not the dispatch's. Returns {"median", "p10", "p90", "min", "repeats"} in seconds.
+    profiler: a `jaxdl.train.profiling.StepProfiler` (or None): timed call i
+    (1-based) runs as its step i, so the steps it covers are traced and annotated
+    (starting and stopping the trace fall outside the timed spans; the tracing
+    itself does not). Without one, nothing but the calls is timed.
     """
     if repeats < 1:
         raise ValueError(f"repeats must be >= 1, got {repeats}")
     for _ in range(warmup):
         jax.block_until_ready(fn())
     times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn())
-        times.append(time.perf_counter() - t0)
+    if profiler is None:
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            jax.block_until_ready(fn())
+            times.append(time.perf_counter() - t0)
+    else:
+        try:
+            for i in range(repeats):
+                with profiler.step(i + 1):
+                    t0 = time.perf_counter()
+                    out = jax.block_until_ready(fn())
+                    times.append(time.perf_counter() - t0)
+                    profiler.done(out)
+        finally:  # the trace's last step may lie past the last call, or a call failed
+            profiler.close()
     return {"median": float(np.median(times)), "p10": float(np.percentile(times, 10)),
             "p90": float(np.percentile(times, 90)), "min": float(np.min(times)),
             "repeats": repeats}
@@ -247,13 +265,14 @@ def map_workload(fn: Callable, shared, batch: dict, strategy, examples: int) -> 
 
 
 def measure_step(workload: Workload, *, warmup: int, repeats: int, devices: int,
-                 peak: float, platform: str) -> dict:
+                 peak: float, platform: str, profiler=None) -> dict:
     """Compiles, costs and times one workload: the figures of one results row.
 
     devices: devices the step runs on (its per-device FLOPs count that many
     times); peak: one device's matmul FLOP/s (once for all of them on "cpu", whose
     forced devices share the host's cores). Times in ms, FLOPs in GFLOP per step
     and GFLOP/s, memory in MiB ("_mb"; None where the backend reports none).
+    profiler: traces timed steps (see `time_call`); None or disabled: not traced.
     """
     compiled, info = compile_stats(workload.fn, *workload.args)
     flops, note = info["flops"], None
@@ -275,7 +294,9 @@ def measure_step(workload: Workload, *, warmup: int, repeats: int, devices: int,
         args = workload.advance(out, args)
         return out
 
-    t = time_call(call, repeats=repeats, warmup=warmup)
+    traced = profiler is not None and profiler.enabled
+    t = time_call(call, repeats=repeats, warmup=warmup,
+                  profiler=profiler if traced else None)
     step_flops = None if flops is None else flops * devices  # per-device program x devices
     # Forced CPU "devices" share the host's cores: the peak is the host's, once.
     available = peak * (1 if platform == "cpu" else devices)
@@ -294,6 +315,8 @@ def measure_step(workload: Workload, *, warmup: int, repeats: int, devices: int,
         "program_memory_mb": _mb(info["memory_bytes"]),
         "device_peak_memory_mb": _mb(peak_memory_bytes()),
         "repeats": repeats,
+        **({"profiled_steps": [profiler.first, min(profiler.last, repeats)]}
+           if traced else {}),
     }
 
 
@@ -377,10 +400,21 @@ def compare(runs: Sequence[tuple[str, Sequence[dict]]], *, key: Sequence[str],
 
 # -- a benchmark run: its plan, rows and results files -------------------------------
 def check_plan(cases: Sequence[str], strategies: Sequence[str],
-               known_cases: Sequence[str]) -> None:
+               known_cases: Sequence[str], dtypes: Sequence[str] = ("float32",)) -> None:
     """Raises ConfigError, naming the choices, unless every case is one of
-    `known_cases` and every strategy one of jaxdl.train.parallel.STRATEGIES."""
+    `known_cases`, every strategy one of jaxdl.train.parallel.STRATEGIES and
+    `dtypes` a non-empty list of distinct compute dtypes
+    (jaxdl.models.layers.COMPUTE_DTYPES)."""
+    from jaxdl.models.layers import COMPUTE_DTYPES, compute_dtype
     from jaxdl.train.parallel import STRATEGIES
+    if not dtypes or len(set(dtypes)) < len(dtypes):
+        raise ConfigError(f"config key 'dtypes' is {tuple(dtypes)}; give each compute "
+                          f"dtype once, from: {', '.join(COMPUTE_DTYPES)}")
+    for dtype in dtypes:
+        try:
+            compute_dtype(dtype)
+        except ConfigError as e:
+            raise ConfigError(f"config key 'dtypes': {e}") from None
     unknown = [c for c in cases if c not in known_cases]
     bad = [s for s in strategies if s not in STRATEGIES]
     if unknown or bad:
@@ -410,53 +444,108 @@ def start_results(config: dict, matmul_size: int | None = None) -> dict:
 
 
 def step_row(case: str, strategy, batch: int, make_workload: Callable[[], Workload], *,
-             warmup: int, repeats: int, peak: float, platform: str) -> dict:
+             warmup: int, repeats: int, peak: float, platform: str,
+             dtype: str = "float32", profiler=None, profile_dir: str | None = None
+             ) -> dict:
     """The results row of `case`'s step under `strategy` (a Strategy) at global batch
-    `batch`: {"case", "strategy", "devices", "batch"} and `measure_step`'s figures
+    `batch` in compute dtype `dtype` (what `make_workload` was built with):
+    {"case", "strategy", "devices", "batch", "dtype"} and `measure_step`'s figures
     for `make_workload()`; where the batch does not split over the strategy's
-    devices, a "reason" instead (a row of results["skipped"]; nothing is built)."""
+    devices, a "reason" instead (a row of results["skipped"]; nothing is built).
+    profiler: traces the timed steps (see `time_call`); the row then names the
+    trace's folder, `profile_dir` ("profile"), and the steps ("profiled_steps")."""
     devices = strategy.num_devices
-    row = {"case": case, "strategy": strategy.name, "devices": devices, "batch": batch}
+    row = {"case": case, "strategy": strategy.name, "devices": devices, "batch": batch,
+           "dtype": dtype}
     if batch % devices:
         return dict(row, reason=f"batch {batch} does not split over {devices} devices")
-    return dict(row, **measure_step(make_workload(), warmup=warmup, repeats=repeats,
-                                    devices=devices, peak=peak, platform=platform))
+    row.update(measure_step(make_workload(), warmup=warmup, repeats=repeats,
+                            devices=devices, peak=peak, platform=platform,
+                            profiler=profiler))
+    if "profiled_steps" in row and profile_dir is not None:
+        row["profile"] = profile_dir
+    return row
 
 
-def pipeline_row(case: str, batch: int, measured: dict, steps: Sequence[dict]) -> dict:
+def row_dtype(row: dict) -> str:
+    """A row's compute dtype ("float32" for rows written before the dtype axis)."""
+    return row.get("dtype") or "float32"
+
+
+def row_name(row: dict) -> str:
+    """A step row's name: "<case>-<strategy>-b<batch>-<dtype>" (its profile folder)."""
+    return f"{row['case']}-{row['strategy']}-b{row['batch']}-{row_dtype(row)}"
+
+
+def dtype_ratios(steps: Sequence[dict], reference: str = "float32") -> list[dict]:
+    """Each row's median step time against the same case, strategy and batch in
+    `reference` dtype: {"case", "strategy", "batch", "dtype", "reference_ms",
+    "step_ms", "ratio" (step_ms / reference_ms: > 1 is slower than the reference)},
+    for every row of another dtype whose reference row exists, in the rows' order."""
+    ref = {(r["case"], r["strategy"], r["batch"]): r["step_ms"] for r in steps
+           if row_dtype(r) == reference}
+    out = []
+    for r in steps:
+        k = (r["case"], r["strategy"], r["batch"])
+        if row_dtype(r) != reference and ref.get(k):
+            out.append({"case": k[0], "strategy": k[1], "batch": k[2],
+                        "dtype": row_dtype(r), "reference_ms": ref[k],
+                        "step_ms": r["step_ms"], "ratio": r["step_ms"] / ref[k]})
+    return out
+
+
+def ratio_words(ratio: float) -> str:
+    """A step-time ratio (other / reference) in words: "1.80x slower",
+    "0.60x (1.67x faster)", "1.00x (the same)" (to the second decimal)."""
+    if round(ratio, 2) == 1.0:
+        return "1.00x (the same)"
+    if ratio > 1:
+        return f"{ratio:.2f}x slower"
+    return f"{ratio:.2f}x ({1 / ratio:.2f}x faster)"
+
+
+def pipeline_row(case: str, batch: int, measured: dict, steps: Sequence[dict],
+                 dtype: str = "float32") -> dict:
     """An input pipeline's results row: `measured` (from `iterator_throughput`) as
     examples/s and ms per batch and, where `steps` holds the case's "single" row
-    at this batch, that step's examples/s and the pipeline's over it ("ratio")."""
+    at this batch in compute dtype `dtype` (else in the first dtype it has),
+    that step's examples/s, its dtype ("step_dtype") and the pipeline's
+    examples/s over the step's ("ratio")."""
     row = {"case": case, "batch": batch,
            "examples_per_s": round(measured["examples_per_second"], 1),
            "ms_per_batch": round(measured["seconds_per_batch"] * 1e3, 2)}
     single = [r for r in steps if r["case"] == case and r["batch"] == batch
               and r["strategy"] == "single"]
+    single.sort(key=lambda r: row_dtype(r) != dtype)  # stable: `dtype` first
     if single:
         step = single[0]["examples_per_s"]
         row["step_examples_per_s"] = step
+        row["step_dtype"] = row_dtype(single[0])
         row["ratio"] = round(measured["examples_per_second"] / step, 2)
     return row
 
 
 STEP_COLUMNS = (("case", "case"), ("strategy", "strategy"), ("devices", "devices"),
-                ("batch", "batch"), ("compile s", "compile_s"), ("step ms", "step_ms"),
-                ("p10-p90 ms", "p10_p90"), ("examples/s", "examples_per_s"),
-                ("GFLOP/step", "gflop_per_step"), ("GFLOP/s", "gflops"),
+                ("batch", "batch"), ("dtype", "dtype"), ("compile s", "compile_s"),
+                ("step ms", "step_ms"), ("p10-p90 ms", "p10_p90"),
+                ("examples/s", "examples_per_s"), ("GFLOP/step", "gflop_per_step"),
+                ("GFLOP/s", "gflops"),
                 ("of peak", "peak_pct"), ("program MB", "program_memory_mb"),
                 ("device peak MB", "device_peak_memory_mb"))
 PIPELINE_COLUMNS = (("case", "case"), ("batch", "batch"),
                     ("pipeline examples/s", "examples_per_s"),
                     ("step examples/s", "step_examples_per_s"),
+                    ("step dtype", "step_dtype"),
                     ("pipeline / step", "ratio"), ("note", "note"))
 
 
 def results_markdown(results: dict) -> str:
-    """The results as markdown: where, the steps table, the pipelines table."""
+    """The results as markdown: where, the steps table, each other compute dtype's
+    step times against float32's (from the medians), the pipelines table."""
     env, peak = results["environment"], results["matmul_peak"]
     rows = []
     for r in results["steps"]:
-        r = dict(r, p10_p90=f"{r['step_ms_p10']}-{r['step_ms_p90']}")
+        r = dict(r, p10_p90=f"{r['step_ms_p10']}-{r['step_ms_p90']}", dtype=row_dtype(r))
         if r.get("peak_fraction") is not None:
             r["peak_pct"] = f"{100 * r['peak_fraction']:.1f}%"
         rows.append(r)
@@ -470,10 +559,25 @@ def results_markdown(results: dict) -> str:
     notes = sorted({r["flops_note"] for r in results["steps"] if r.get("flops_note")})
     if notes:
         lines += ["", "FLOPs: " + "; ".join(notes) + "."]
+    profiled = [r for r in results["steps"] if r.get("profile")]
+    if profiled:
+        lines += ["", "Profiled (these rows' times include the tracer's overhead): "
+                  + "; ".join(f"{row_name(r)} steps {r['profiled_steps'][0]}-"
+                              f"{r['profiled_steps'][1]} in {r['profile']}"
+                              for r in profiled)]
+    ratios = dtype_ratios(results["steps"])
+    for dtype in dict.fromkeys(r["dtype"] for r in ratios):
+        mine = [dict(r, words=ratio_words(r["ratio"])) for r in ratios
+                if r["dtype"] == dtype]
+        columns = [("case", "case"), ("strategy", "strategy"), ("batch", "batch"),
+                   ("float32 ms", "reference_ms"), (f"{dtype} ms", "step_ms"),
+                   (f"{dtype} / float32 step time", "words")]
+        lines += ["", f"{dtype} against float32 (median step times; above 1x: {dtype} "
+                  "is slower):", "", markdown_table(mine, columns)]
     if results["skipped"]:
-        lines += ["", "Skipped: " + "; ".join(f"{s['case']} {s['strategy']} batch "
-                                                f"{s['batch']} ({s['reason']})"
-                                                for s in results["skipped"])]
+        skipped = dict.fromkeys(f"{s['case']} {s['strategy']} batch {s['batch']} "
+                                f"({s['reason']})" for s in results["skipped"])
+        lines += ["", "Skipped: " + "; ".join(skipped)]
     if results["pipelines"]:
         lines += ["", markdown_table(results["pipelines"], PIPELINE_COLUMNS)]
     return "\n".join(lines)
@@ -506,23 +610,25 @@ def run_name(results: dict, path: str) -> str:
 
 
 def compare_results(paths: Sequence[str], value: str = "step_ms") -> str:
-    """A markdown table lining up the results files' `value` per case, strategy and
-    batch, with each run's speedup over the first's ("2.00x": twice as fast)."""
+    """A markdown table lining up the results files' `value` per case, strategy,
+    batch and compute dtype, with each run's speedup over the first's ("2.00x":
+    twice as fast). Rows written before the dtype axis count as float32."""
     if len(paths) < 2:
         raise ConfigError("compare needs at least two results.json files")
     loaded = [load_results(p) for p in paths]
     names = [run_name(r, p) for r, p in zip(loaded, paths)]
     if len(set(names)) < len(names):
         names = [f"{n} #{i + 1}" for i, n in enumerate(names)]
-    headers, rows = compare([(n, r["steps"]) for n, r in zip(names, loaded)],
-                            key=("case", "strategy", "batch"), value=value,
-                            lower_is_better=value in ("step_ms", "compile_s"))
+    runs = [(n, [dict(s, dtype=row_dtype(s)) for s in r["steps"]])
+            for n, r in zip(names, loaded)]
+    headers, rows = compare(runs, key=("case", "strategy", "batch", "dtype"),
+                            value=value, lower_is_better=value in ("step_ms", "compile_s"))
     for row in rows:
         for h in headers:
             if h.startswith("speedup") and row[h] is not None:
                 row[h] = f"{row[h]:.2f}x"
-    lines = [f"{value} per case, strategy and batch; speedup: how many times faster than "
-             f"{names[0]}", "",
+    lines = [f"{value} per case, strategy, batch and dtype; speedup: how many times "
+             f"faster than {names[0]}", "",
              markdown_table(rows, [(h, h) for h in headers])]
     return "\n".join(lines)
 
@@ -536,9 +642,10 @@ def random_batch(inputs_shape: Sequence[int], seed: int = 0, **fields) -> dict:
 
 
 def measure_pipeline(case: str, batch: int, make_dataset: Callable | None, batches: int,
-                     steps: Sequence[dict]) -> dict:
+                     steps: Sequence[dict], dtype: str = "float32") -> dict:
     """The results row of a case's input pipeline at `batch` (examples per second,
-    and that over the single-device step's in `steps`); `make_dataset()` gives a
+    and that over the single-device step's in `steps`, in compute dtype `dtype`
+    where it has one: see `pipeline_row`); `make_dataset()` gives a
     random-access dataset of batches, None when the case has no per-step input.
 
     Batches are made one after another on this thread (after one untimed batch,
@@ -551,7 +658,7 @@ def measure_pipeline(case: str, batch: int, make_dataset: Callable | None, batch
     ds = make_dataset()
     measured = iterator_throughput(lambda: (ds[i] for i in range(len(ds))), batches=batches)
     log.info("%s pipeline: %.0f examples/s", case, measured["examples_per_second"])
-    return pipeline_row(case, batch, measured, steps)
+    return pipeline_row(case, batch, measured, steps, dtype)
 
 
 def kfold_step(model, k: int, batch_size: int, image_size: int, repeats: int) -> dict:

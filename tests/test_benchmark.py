@@ -1,6 +1,8 @@
-"""The benchmark writes well-formed results on 1 and 2 devices, `compare` lines
-them up, and the measuring helpers compute what they say (timings not asserted)."""
+"""The benchmark writes well-formed results on 1 and 2 devices and in each compute
+dtype, traces rows when asked, `compare` lines them up, and the measuring helpers
+compute what they say (timings not asserted)."""
 
+import gzip
 import json
 import os
 
@@ -106,7 +108,86 @@ def test_step_row_skips_a_batch_that_does_not_split():
     row = benchmarking.step_row("x", Strategy(), 3, never, warmup=1, repeats=1, peak=1.0,
                                 platform="cpu")
     assert row == {"case": "x", "strategy": "pmap", "devices": 2, "batch": 3,
-                   "reason": "batch 3 does not split over 2 devices"}
+                   "dtype": "float32", "reason": "batch 3 does not split over 2 devices"}
+    row = benchmarking.step_row("x", Strategy(), 3, never, warmup=1, repeats=1, peak=1.0,
+                                platform="cpu", dtype="bfloat16")
+    assert row["dtype"] == "bfloat16" and "reason" in row
+
+
+def _matmul_workload():
+    import jax
+    a = jnp.ones((64, 64))
+    return benchmarking.Workload(jax.jit(jnp.matmul), (a, a), lambda out, args: args,
+                                 examples=64)
+
+
+def test_measure_step_traces_only_the_profiled_steps(tmp_path):
+    from jaxdl.train.profiling import StepProfiler, trace_files
+    off = StepProfiler(tmp_path / "off", start_step=1, num_steps=0)
+    row = benchmarking.measure_step(_matmul_workload(), warmup=1, repeats=3, devices=1,
+                                    peak=1e9, platform="cpu", profiler=off)
+    assert "profiled_steps" not in row and not (tmp_path / "off").exists()
+    on = StepProfiler(tmp_path / "on", start_step=2, num_steps=5)  # past the 3 repeats
+    row = benchmarking.measure_step(_matmul_workload(), warmup=1, repeats=3, devices=1,
+                                    peak=1e9, platform="cpu", profiler=on)
+    assert row["profiled_steps"] == [2, 3] and row["repeats"] == 3
+    assert not on.active  # closed after the last timed step
+    traces = trace_files(tmp_path / "on")
+    assert any(p.name == "perfetto_trace.json.gz" for p in traces)
+
+
+def test_dtype_ratios_set_each_dtype_against_float32():
+    steps = [{"case": "a", "strategy": "single", "batch": 8, "step_ms": 10.0},  # float32
+             {"case": "a", "strategy": "single", "batch": 8, "dtype": "bfloat16",
+              "step_ms": 18.0},
+             {"case": "a", "strategy": "pmap", "batch": 8, "dtype": "bfloat16",
+              "step_ms": 5.0},  # no float32 row to set it against
+             {"case": "b", "strategy": "single", "batch": 4, "dtype": "float32",
+              "step_ms": 5.0},
+             {"case": "b", "strategy": "single", "batch": 4, "dtype": "bfloat16",
+              "step_ms": 3.0}]
+    ratios = benchmarking.dtype_ratios(steps)
+    assert [(r["case"], r["dtype"], r["reference_ms"], r["step_ms"]) for r in ratios] == [
+        ("a", "bfloat16", 10.0, 18.0), ("b", "bfloat16", 5.0, 3.0)]
+    assert [r["ratio"] for r in ratios] == pytest.approx([1.8, 0.6])
+    # A ratio above 1 is never called a speed-up.
+    assert benchmarking.ratio_words(1.8) == "1.80x slower"
+    assert benchmarking.ratio_words(0.6) == "0.60x (1.67x faster)"
+    assert benchmarking.ratio_words(1.001) == "1.00x (the same)"
+    assert benchmarking.row_name(steps[0]) == "a-single-b8-float32"
+
+
+def test_results_markdown_sets_bfloat16_against_float32():
+    bf16 = dict(TINY_RESULTS["steps"][0], dtype="bfloat16", step_ms=3.6, step_ms_p10=3.5,
+                step_ms_p90=3.9, profile="profile/a-single-b8-bfloat16",
+                profiled_steps=[1, 2])
+    results = dict(TINY_RESULTS, steps=[TINY_RESULTS["steps"][0], bf16],
+                   skipped=TINY_RESULTS["skipped"] + [
+                       dict(TINY_RESULTS["skipped"][0], dtype="bfloat16")])
+    lines = benchmarking.results_markdown(results).splitlines()
+    assert "| a | single | 1 | 8 | bfloat16 | 1.5 | 3.6 | 3.5-3.9 |" in lines[6]
+    assert ("Profiled (these rows' times include the tracer's overhead): "
+            "a-single-b8-bfloat16 steps 1-2 in profile/a-single-b8-bfloat16") in lines
+    i = lines.index("bfloat16 against float32 (median step times; above 1x: bfloat16 is "
+                    "slower):")
+    assert lines[i + 2:i + 5] == [
+        "| case | strategy | batch | float32 ms | bfloat16 ms | bfloat16 / float32 step time |",
+        "|---|---|---|---|---|---|",
+        "| a | single | 8 | 2.0 | 3.6 | 1.80x slower |"]
+    # A skip that holds in every dtype is listed once.
+    assert lines.count("Skipped: a pmap batch 3 (batch 3 does not split over 2 devices)") == 1
+
+
+def test_pipeline_row_prefers_the_step_in_the_experiments_dtype():
+    steps = [{"case": "x", "strategy": "single", "batch": 8, "dtype": "bfloat16",
+              "examples_per_s": 800.0},
+             {"case": "x", "strategy": "single", "batch": 8, "dtype": "float32",
+              "examples_per_s": 400.0}]
+    measured = {"examples_per_second": 100.0, "seconds_per_batch": 0.08, "batches": 4}
+    row = benchmarking.pipeline_row("x", 8, measured, steps)
+    assert (row["step_dtype"], row["ratio"]) == ("float32", 0.25)
+    row = benchmarking.pipeline_row("x", 8, measured, steps[:1])  # only bfloat16 ran
+    assert (row["step_dtype"], row["ratio"]) == ("bfloat16", 0.12)
 
 
 def test_pipeline_row_sets_the_pipeline_against_the_single_step():
@@ -116,7 +197,7 @@ def test_pipeline_row_sets_the_pipeline_against_the_single_step():
     measured = {"examples_per_second": 100.04, "seconds_per_batch": 0.08, "batches": 4}
     assert benchmarking.pipeline_row("x", 8, measured, steps) == {
         "case": "x", "batch": 8, "examples_per_s": 100.0, "ms_per_batch": 80.0,
-        "step_examples_per_s": 400.0, "ratio": 0.25}
+        "step_examples_per_s": 400.0, "step_dtype": "float32", "ratio": 0.25}
     assert benchmarking.pipeline_row("y", 8, measured, steps) == {
         "case": "y", "batch": 8, "examples_per_s": 100.0, "ms_per_batch": 80.0}
 
@@ -128,6 +209,12 @@ def test_check_plan_names_the_choices():
         benchmarking.check_plan(["a", "c"], ["single"], ("a", "b"))
     with pytest.raises(ConfigError, match=r"unknown strategies \['vmap'\]"):
         benchmarking.check_plan(["a"], ["vmap"], ("a", "b"))
+    benchmarking.check_plan(["a"], ["single"], ("a",), ("float32", "bfloat16"))
+    with pytest.raises(ConfigError, match="'dtypes': compute dtype 'float16' needs loss"):
+        benchmarking.check_plan(["a"], ["single"], ("a",), ("float32", "float16"))
+    for dtypes in ((), ("float32", "float32")):
+        with pytest.raises(ConfigError, match="give each compute dtype once"):
+            benchmarking.check_plan(["a"], ["single"], ("a",), dtypes)
 
 
 def test_with_data_copies_the_config():
@@ -172,25 +259,29 @@ def test_results_markdown_of_a_tiny_run():
         "cpu x 2 (cpu; Xeon, 2 CPUs); jax 1, jaxlib 2, flax 3; XLA_FLAGS='--f'",
         "matmul peak: 50.0 GFLOP/s (float32, n=512)",
         "",
-        "| case | strategy | devices | batch | compile s | step ms | p10-p90 ms | examples/s "
-        "| GFLOP/step | GFLOP/s | of peak | program MB | device peak MB |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-        "| a | single | 1 | 8 | 1.5 | 2.0 | 1.9-2.2 | 4000.0 | 0.1 | 50.0 | 25.0% | 3.0 | - |",
+        "| case | strategy | devices | batch | dtype | compile s | step ms | p10-p90 ms "
+        "| examples/s | GFLOP/step | GFLOP/s | of peak | program MB | device peak MB |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| a | single | 1 | 8 | float32 | 1.5 | 2.0 | 1.9-2.2 | 4000.0 | 0.1 | 50.0 | 25.0% "
+        "| 3.0 | - |",
         "",
         "FLOPs: loops counted x4.",
         "",
         "Skipped: a pmap batch 3 (batch 3 does not split over 2 devices)",
         "",
-        "| case | batch | pipeline examples/s | step examples/s | pipeline / step | note |",
-        "|---|---|---|---|---|---|",
-        "| a | 8 | 2000.0 | 4000.0 | 0.5 | - |",
-        "| b | 1 | - | - | - | none |"]
+        "| case | batch | pipeline examples/s | step examples/s | step dtype "
+        "| pipeline / step | note |",
+        "|---|---|---|---|---|---|---|",
+        "| a | 8 | 2000.0 | 4000.0 | - | 0.5 | - |",
+        "| b | 1 | - | - | - | - | none |"]
 
 
 def test_save_and_compare_tiny_results_files(tmp_path):
+    # The cpu run predates the dtype axis (its rows count as float32).
     gpu = dict(TINY_RESULTS, environment=dict(TINY_RESULTS["environment"],
                                               device_kind="gpu", device_count=1),
-               steps=[dict(TINY_RESULTS["steps"][0], step_ms=0.5),
+               steps=[dict(TINY_RESULTS["steps"][0], step_ms=0.5, dtype="float32"),
+                      dict(TINY_RESULTS["steps"][0], step_ms=0.25, dtype="bfloat16"),
                       dict(TINY_RESULTS["steps"][0], case="b", step_ms=1.0)])
     for name, results in (("a", TINY_RESULTS), ("b", gpu)):
         benchmarking.save_results(tmp_path / name, results)
@@ -199,17 +290,18 @@ def test_save_and_compare_tiny_results_files(tmp_path):
             == benchmarking.results_markdown(gpu) + "\n")
     paths = [str(tmp_path / n / "results.json") for n in ("a", "b")]
     assert benchmarking.compare_results(paths).splitlines() == [
-        "step_ms per case, strategy and batch; speedup: how many times faster than "
+        "step_ms per case, strategy, batch and dtype; speedup: how many times faster than "
         "cpu x2 (a)",
         "",
-        "| case | strategy | batch | cpu x2 (a) | gpu x1 (b) | speedup gpu x1 (b) |",
-        "|---|---|---|---|---|---|",
-        "| a | single | 8 | 2.0 | 0.5 | 4.00x |",
-        "| b | single | 8 | - | 1.0 | - |"]
+        "| case | strategy | batch | dtype | cpu x2 (a) | gpu x1 (b) | speedup gpu x1 (b) |",
+        "|---|---|---|---|---|---|---|",
+        "| a | single | 8 | float32 | 2.0 | 0.5 | 4.00x |",
+        "| a | single | 8 | bfloat16 | - | 0.25 | - |",
+        "| b | single | 8 | float32 | - | 1.0 | - |"]
     same = benchmarking.compare_results([paths[0], paths[0]], "examples_per_s")
-    assert same.splitlines()[2] == ("| case | strategy | batch | cpu x2 (a) #1 | "
+    assert same.splitlines()[2] == ("| case | strategy | batch | dtype | cpu x2 (a) #1 | "
                                     "cpu x2 (a) #2 | speedup cpu x2 (a) #2 |")
-    assert same.splitlines()[4] == "| a | single | 8 | 4000.0 | 4000.0 | 1.00x |"
+    assert same.splitlines()[4] == "| a | single | 8 | float32 | 4000.0 | 4000.0 | 1.00x |"
     with pytest.raises(ConfigError):
         benchmarking.compare_results(paths[:1])
     (tmp_path / "bad.json").write_text("{")
@@ -228,6 +320,83 @@ def test_kfold_benchmark_is_well_formed():
     assert out["vmap_over_sequential"] > 0
     # vmapping per-fold kernels makes the convolutions grouped (what the HLO shows).
     assert out["grouped_convolutions_in_vmapped_program"] > 0
+
+
+@pytest.fixture(scope="module")
+def profiled_run(tmp_path_factory):
+    """The quick preset restricted to its smallest row (the style-transfer pixel step
+    on the narrow VGG19, single device, 2 images), in both dtypes, with timed steps
+    1-2 of each traced; no pipelines."""
+    workdir = tmp_path_factory.mktemp("bench") / "profiled"
+    proc = run_python(["-m", "experiments.benchmark", "--config",
+                       "configs/benchmark.py:quick", "--workdir", str(workdir),
+                       "--no-progress", "--config.host_devices=1",
+                       "--config.cases=('style_transfer',)", "--config.strategies=('single',)",
+                       "--config.pipeline_batches=0", "--config.matmul_size=64",
+                       "--config.profile.num_steps=2"], timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    return workdir, proc
+
+
+def test_the_dtype_axis_gives_a_row_per_dtype(profiled_run):
+    workdir, proc = profiled_run
+    results = json.loads((workdir / "results.json").read_text())
+    assert results["config"]["dtypes"] == ["float32", "bfloat16"]
+    rows = results["steps"]
+    assert [(r["case"], r["strategy"], r["batch"], r["dtype"]) for r in rows] == [
+        ("style_transfer", "single", 2, "float32"), ("style_transfer", "single", 2, "bfloat16")]
+    for r in rows:
+        assert 0 < r["step_ms_p10"] <= r["step_ms"] <= r["step_ms_p90"]
+        assert r["examples_per_s"] == pytest.approx(2e3 / r["step_ms"], rel=0.01)
+    # Two programs: bfloat16's has the casts float32's has not.
+    assert rows[0]["gflop_per_step"] != rows[1]["gflop_per_step"]
+    assert results["pipelines"] == [] and last_json_line(proc.stdout)["rows"] == 2
+    md = (workdir / "results.md").read_text().splitlines()
+    ratio = rows[1]["step_ms"] / rows[0]["step_ms"]
+    assert any(l.startswith(f"| style_transfer | single | 2 | {rows[0]['step_ms']} | "
+                            f"{rows[1]['step_ms']} | {benchmarking.ratio_words(ratio)} |")
+               for l in md), md
+
+
+def test_profiled_rows_leave_an_annotated_trace_each(profiled_run):
+    workdir, _ = profiled_run
+    rows = json.loads((workdir / "results.json").read_text())["steps"]
+    for r in rows:
+        name = f"style_transfer-single-b2-{r['dtype']}"
+        assert r["profile"] == f"profile/{name}" and r["profiled_steps"] == [1, 2]
+        traces = list((workdir / "profile" / name).rglob("perfetto_trace.json.gz"))
+        assert len(traces) == 1, traces  # one trace per row
+        trace = json.loads(gzip.decompress(traces[0].read_bytes()))
+        events = trace["traceEvents"] if isinstance(trace, dict) else trace
+        steps = [e for e in events if e.get("name") == "train_step"]
+        assert len(steps) == 2  # the two traced steps, each annotated
+
+
+def test_the_style_workload_computes_in_the_configured_dtype():
+    """The dtype reaches the VGG19 the style step runs (through the experiment's
+    problem): its convolutions take bfloat16 operands, and float32 ones in float32."""
+    import re
+    from experiments import benchmark
+    from jaxdl.train.parallel import Strategy
+    convolutions = {}
+    for dtype in ("float32", "bfloat16"):
+        config = benchmark.experiment_config("style_transfer", "quick", dtype)
+        assert config.train.dtype == dtype
+        w = benchmark.style_transfer_workload(config, Strategy("single"), 2)
+        text = w.fn.lower(*w.args).as_text()
+        convolutions[dtype] = re.findall(r"stablehlo.convolution.*->\s*tensor<[^>]*x(\w+)>",
+                                         text)
+    assert convolutions["float32"] and set(convolutions["float32"]) == {"f32"}
+    assert set(convolutions["bfloat16"]) == {"bf16"}
+    assert benchmark.experiment_config("style_transfer", "quick").train.dtype == "float32"
+
+
+def test_a_profile_past_the_timed_steps_is_refused(tmp_path):
+    proc = run_python(["-m", "experiments.benchmark", "--config",
+                       "configs/benchmark.py:quick", "--workdir", str(tmp_path),
+                       "--config.profile.start_step=3", "--config.profile.num_steps=2"])
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    assert "profile steps 3-4 lie past the 3 timed steps" in proc.stderr
 
 
 @pytest.fixture(scope="module")
@@ -250,7 +419,7 @@ def quick_runs(tmp_path_factory):
 @pytest.mark.parametrize("devices", [1, 2])
 def test_quick_preset_writes_well_formed_results(quick_runs, devices):
     workdir, proc = quick_runs[devices]
-    assert last_json_line(proc.stdout)["rows"] == 12
+    assert last_json_line(proc.stdout)["rows"] == 24  # 4 cases x 3 strategies x 2 dtypes
     results = json.loads((workdir / "results.json").read_text())
     env = results["environment"]
     assert env["platform"] == "cpu" and env["device_count"] == devices
@@ -258,8 +427,9 @@ def test_quick_preset_writes_well_formed_results(quick_runs, devices):
     assert set(env["versions"]) >= {"jax", "jaxlib", "flax"} and env["host"]["cpu_count"]
     assert results["matmul_peak"]["flops_per_second"] > 0
     rows = results["steps"]
-    assert {(r["case"], r["strategy"]) for r in rows} == {
-        (c, s) for c in CASES for s in ("single", "pmap", "shard_map")}
+    assert sorted((r["case"], r["strategy"], r["dtype"]) for r in rows) == sorted(
+        (c, s, d) for c in CASES for s in ("single", "pmap", "shard_map")
+        for d in ("float32", "bfloat16"))
     for r in rows:
         assert r["devices"] == (1 if r["strategy"] == "single" else devices)
         assert r["compile_s"] > 0 and r["examples_per_s"] > 0
@@ -270,17 +440,20 @@ def test_quick_preset_writes_well_formed_results(quick_runs, devices):
     trigger = next(r for r in rows if r["case"] == "trigger_word")
     assert trigger["flops_note"] == "loops counted x96"
     # The same work on 1 or 2 devices: FLOPs per step agree (collectives aside).
-    single = {r["case"]: r["gflop_per_step"] for r in rows if r["strategy"] == "single"}
+    single = {(r["case"], r["dtype"]): r["gflop_per_step"] for r in rows
+              if r["strategy"] == "single"}
     for r in rows:
-        assert r["gflop_per_step"] == pytest.approx(single[r["case"]], rel=0.1)
+        assert r["gflop_per_step"] == pytest.approx(single[r["case"], r["dtype"]], rel=0.1)
+        assert "profile" not in r  # profiles are off by default
     pipelines = {p["case"]: p for p in results["pipelines"]}
     assert set(pipelines) == set(CASES)
     assert "note" in pipelines["style_transfer"]
     for case in ("day_night", "face_verification", "trigger_word"):
         assert pipelines[case]["examples_per_s"] > 0 and pipelines[case]["ratio"] > 0
     md = (workdir / "results.md").read_text()
-    assert "| case | strategy | devices | batch | compile s |" in md
-    assert md.count("\n| trigger_word |") == 4  # 3 strategies + its pipeline
+    assert "| case | strategy | devices | batch | dtype | compile s |" in md
+    # 3 strategies x 2 dtypes, 3 bfloat16 / float32 ratios and its pipeline
+    assert md.count("\n| trigger_word |") == 10
 
 
 @pytest.mark.slow
@@ -291,7 +464,7 @@ def test_compare_lines_up_two_result_files(quick_runs):
     header = next(l for l in lines if l.startswith("| case"))
     assert "| cpu x1 (d1) | cpu x2 (d2) | speedup cpu x2 (d2) |" in header
     body = [l for l in lines if l.startswith("| ") and l != header]
-    assert len(body) == 12 and all(l.rstrip(" |").endswith("x") for l in body)
+    assert len(body) == 24 and all(l.rstrip(" |").endswith("x") for l in body)
 
 
 def test_compare_refuses_what_is_not_a_results_file(tmp_path):
