@@ -33,7 +33,7 @@ from jaxdl.train import checkpoint, cross_validation, loop, replicas
 from jaxdl.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer
 from jaxdl.train.parallel import STRATEGIES, Strategy
 from jaxdl.train.options import check_train_options, fit_options, model_dtype, state_options
-from jaxdl.train.state import TrainState, params_sha256
+from jaxdl.train.state import TrainState
 from jaxdl.train.steps import eval_step, predict_step, train_step
 from jaxdl.workdir import load_finished_run, prepare_workdir, run_record, write_json
 
@@ -198,19 +198,15 @@ def run_seed_study(config, data, transform, augment, workdir: Path, *,
         data.train, global_batch_size=t.batch_size, seed=seed, num_epochs=t.epochs,
         transform=transform, augment=augment, process_index=0, process_count=1)
     total_steps = len(make_batches(config.seed))
-    seeds, states, seconds = replicas.seed_study(
+    return replicas.seed_study_report(
         make_state=lambda key: create_state(config, key, total_steps),
-        make_batches=make_batches, seed=config.seed, count=t.seeds, mode=t.seeds_mode,
-        progress=progress)
-    summary = replicas.summarize_seeds(
-        seeds, [_test_scores(image_classification.all_labels(data.test),
-                             _predict_probs(s, data.test, transform, config.eval.batch_size),
-                             config) for s in states],
-        mode=t.seeds_mode, seconds=seconds, steps=total_steps)
-    summary["params_sha256"] = [params_sha256(s.params) for s in states]
-    plots.seed_scores({k: summary["per_seed"][k] for k in SEED_PLOT_METRICS}, seeds,
-                      workdir / "plots" / "seeds.png", title="Day'n'night test metrics")
-    return summary
+        make_batches=make_batches,
+        test=lambda state: _test_scores(
+            image_classification.all_labels(data.test),
+            _predict_probs(state, data.test, transform, config.eval.batch_size), config),
+        seed=config.seed, count=t.seeds, mode=t.seeds_mode, steps=total_steps,
+        plot_path=workdir / "plots" / "seeds.png", plot_metrics=SEED_PLOT_METRICS,
+        title="Day'n'night test metrics", progress=progress)
 
 
 def run_cross_validation(config, data, transform, augment, *, progress=True) -> dict:

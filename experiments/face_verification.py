@@ -29,7 +29,7 @@ import numpy as np
 
 from jaxdl import cli
 from jaxdl import config as config_lib
-from jaxdl import losses, metrics, plots
+from jaxdl import losses, metrics
 from jaxdl.data import images, transforms
 from jaxdl.data.image_classification import sample_images
 from jaxdl.tasks.faces import sources
@@ -46,7 +46,7 @@ from jaxdl.train import checkpoint, loop, replicas
 from jaxdl.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer
 from jaxdl.train.parallel import STRATEGIES, Strategy
 from jaxdl.train.options import check_train_options, fit_options, model_dtype, state_options
-from jaxdl.train.state import TrainState, params_sha256
+from jaxdl.train.state import TrainState
 from jaxdl.workdir import load_finished_run, prepare_workdir, run_record, write_json
 
 DEFAULT_CONFIG = "configs/face_verification.py"
@@ -189,24 +189,18 @@ def run_seed_study(config, data, transform, mean, std, workdir: Path, *,
     their steps (the last weights, no checkpoint selection), each evaluated on the
     test people; every test metric's mean, std and per-seed values."""
     t, e = config.train, config.eval
-    seeds, states, seconds = replicas.seed_study(
+    encode, options = encoder(config), evaluation_options(e, config.seed)
+    return replicas.seed_study_report(
         make_state=lambda key: create_state(config, key, t.steps),
         make_batches=lambda seed: face_train_batches(config, data, transform, seed=seed,
                                                      process_index=0, process_count=1),
-        seed=config.seed, count=t.seeds, mode=t.seeds_mode,
-        train_step=face_train_step(config.augment, mean, std), progress=progress)
-    encode, options = encoder(config), evaluation_options(e, config.seed)
-    per_seed = [_name_tar(evaluate_embeddings(
-        embed(encode, s, data.test, transform, e.batch_size), data.labels["test"],
-        **options).results, e.far) for s in states]
-    summary = replicas.summarize_seeds(seeds, per_seed, mode=t.seeds_mode,
-                                       seconds=seconds, steps=t.steps)
-    summary["params_sha256"] = [params_sha256(s.params) for s in states]
-    shown = [k for k in SEED_PLOT_METRICS if k in summary["per_seed"]]
-    plots.seed_scores({k: summary["per_seed"][k] for k in shown}, seeds,
-                      Path(workdir) / "plots" / "seeds.png",
-                      title="Face encoder, test people")
-    return summary
+        test=lambda state: _name_tar(evaluate_embeddings(
+            embed(encode, state, data.test, transform, e.batch_size), data.labels["test"],
+            **options).results, e.far),
+        seed=config.seed, count=t.seeds, mode=t.seeds_mode, steps=t.steps,
+        train_step=face_train_step(config.augment, mean, std),
+        plot_path=Path(workdir) / "plots" / "seeds.png", plot_metrics=SEED_PLOT_METRICS,
+        title="Face encoder, test people", progress=progress)
 
 
 # -- deployment verbs ---------------------------------------------------------

@@ -27,7 +27,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxdl import cli, losses, plots
+from jaxdl import cli, losses
 from jaxdl import config as config_lib
 from jaxdl.data import pipeline
 from jaxdl.tasks.trigger_word import detection, events, generator, real_check, sources
@@ -38,7 +38,7 @@ from jaxdl.train import checkpoint, loop, replicas
 from jaxdl.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer
 from jaxdl.train.parallel import STRATEGIES, Strategy
 from jaxdl.train.options import check_train_options, fit_options, model_dtype, state_options
-from jaxdl.train.state import TrainState, params_sha256
+from jaxdl.train.state import TrainState
 from jaxdl.train.steps import train_step
 from jaxdl.workdir import load_finished_run, prepare_workdir, run_record, write_json
 
@@ -211,20 +211,14 @@ def run_seed_study(config, spec, clips, makers, train_maker, workdir: Path, *,
     dropout; the same clips) trained together for all their steps (the last
     weights), each scored on the test clips; mean, std and per-seed values."""
     t = config.train
-    seeds, states, seconds = replicas.seed_study(
+    return replicas.seed_study_report(
         make_state=lambda key: create_state(config, key, t.steps),
         make_batches=lambda seed: _train_batches(config, clips["train"], train_maker, seed,
                                                  process_index=0, process_count=1),
-        seed=config.seed, count=t.seeds, mode=t.seeds_mode, progress=progress)
-    per_seed = [_test_scores(s, config, spec, clips, makers)[0] for s in states]
-    summary = replicas.summarize_seeds(seeds, per_seed, mode=t.seeds_mode,
-                                       seconds=seconds, steps=t.steps)
-    summary["params_sha256"] = [params_sha256(s.params) for s in states]
-    shown = [k for k in SEED_PLOT_METRICS if k in summary["per_seed"]]
-    plots.seed_scores({k: summary["per_seed"][k] for k in shown}, seeds,
-                      Path(workdir) / "plots" / "seeds.png",
-                      title="Trigger-word detector, test clips")
-    return summary
+        test=lambda state: _test_scores(state, config, spec, clips, makers)[0],
+        seed=config.seed, count=t.seeds, mode=t.seeds_mode, steps=t.steps,
+        plot_path=Path(workdir) / "plots" / "seeds.png", plot_metrics=SEED_PLOT_METRICS,
+        title="Trigger-word detector, test clips", progress=progress)
 
 
 def detect(workdir: str | Path, paths: list[str], *, chime_dir: str | None = None,

@@ -127,3 +127,26 @@ def summarize_seeds(seeds: Sequence[int], per_seed: Sequence[Mapping[str, Any]],
             "seconds": round(seconds, 3), "per_seed": values,
             "mean": {n: float(np.mean(v)) for n, v in values.items()},
             "std": {n: float(np.std(v)) for n, v in values.items()}}
+
+
+def seed_study_report(*, make_state: Callable[[jax.Array], TrainState],
+                      make_batches: Callable[[int], grain.MapDataset],
+                      test: Callable[[TrainState], Mapping[str, Any]], seed: int,
+                      count: int, mode: str, steps: int, plot_path, plot_metrics:
+                      Sequence[str], title: str, train_step: Callable = default_train_step,
+                      progress: bool = True) -> dict:
+    """A whole seed study for an experiment: `seed_study`, then `test(state)` (a dict
+    of test metrics) for each model, `summarize_seeds` plus each model's
+    `params_sha256`, and a plot of `plot_metrics` (those present) at `plot_path`."""
+    from jaxdl import plots
+    from jaxdl.train.state import params_sha256
+    seeds, states, seconds = seed_study(make_state=make_state, make_batches=make_batches,
+                                        seed=seed, count=count, mode=mode,
+                                        train_step=train_step, progress=progress)
+    summary = summarize_seeds(seeds, [test(s) for s in states], mode=mode,
+                              seconds=seconds, steps=steps)
+    summary["params_sha256"] = [params_sha256(s.params) for s in states]
+    shown = [k for k in plot_metrics if k in summary["per_seed"]]
+    plots.seed_scores({k: summary["per_seed"][k] for k in shown}, seeds, plot_path,
+                      title=title)
+    return summary
