@@ -274,6 +274,36 @@ def predict(workdir: str | Path, paths: list[str], *, out=None) -> int:
     return 1 if paths and failures == len(paths) else 0
 
 
+# -- export -------------------------------------------------------------------
+def export(workdir: str | Path, out_dir: str | Path | None = None, *, out=None) -> int:
+    """Writes the best checkpoint's classifier as a jax.export file (uint8 pictures in,
+    p(class 1) and the label index out; normalisation and threshold inside) with
+    its signature and loader (`jaxdl.serving`); prints one JSON line."""
+    from jaxdl import serving
+    run = load_finished_run(workdir, create_state)
+    config, state = run.config, run.state
+    norm, names = run.meta["normalization"], run.meta["class_names"]
+    threshold = float(config.eval.threshold)
+
+    def infer(images):
+        x = serving.normalized_images(images, norm["mean"], norm["std"])
+        p = jax.nn.sigmoid(predict_step(state, {"inputs": x}))
+        return p, (p > threshold).astype(jnp.int32)
+
+    out_dir = serving.export_dir(workdir, out_dir)
+    signature = serving.export_function(
+        infer, [serving.image_input(config.data.image_size)], out_dir,
+        outputs=[{"name": f"p_{names[1]}", "shape": ["batch"], "dtype": "float32",
+                  "description": f"probability of {names[1]!r}"},
+                 {"name": "label", "shape": ["batch"], "dtype": "int32",
+                  "description": f"index into class_names: p_{names[1]} > threshold"}],
+        info={"task": "day_night", "image_size": config.data.image_size,
+              "class_names": list(names), "threshold": threshold,
+              "normalization": norm, "weights": "ema_params" if state.ema_decay else "params"})
+    print(json.dumps(serving.summary_line(out_dir, signature)), file=out, flush=True)
+    return 0
+
+
 # -- command line -------------------------------------------------------------
 def _train_args(p: argparse.ArgumentParser) -> None:
     """Train and evaluate (the default verb)."""
@@ -286,12 +316,21 @@ def _predict_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("images", nargs="+")
 
 
+def _export_args(p: argparse.ArgumentParser) -> None:
+    """Export a finished run's classifier with jax.export (runs with jax and numpy only)."""
+    from jaxdl import serving
+    serving.add_export_arguments(p)
+
+
 def main(argv=None) -> int:
     verb, args, overrides = config_lib.parse_command(
-        argv, verbs={"train": _train_args, "predict": _predict_args},
+        argv, verbs={"train": _train_args, "predict": _predict_args,
+                     "export": _export_args},
         prog="python -m experiments.day_night")
     if verb == "predict":
         return predict(args.workdir, args.images)
+    if verb == "export":
+        return export(args.workdir, args.out)
     config = config_lib.config_or_exit(args.config, overrides)
     cli.initialize_distributed(args)
     t0 = time.perf_counter()

@@ -279,11 +279,49 @@ def _cluster_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--k", type=int, required=True)
 
 
+def export(workdir: str | Path, out_dir: str | Path | None = None, *, out=None) -> int:
+    """Writes the best checkpoint's encoder as a jax.export file (uint8 pictures in,
+    unit embeddings out; normalisation and the run's flip averaging inside) with its
+    signature (the verification threshold) and loader; prints one JSON line."""
+    from jaxdl import serving
+    from jaxdl.tasks.faces.inference import encode_step
+    config, state, _, threshold = load_encoder(workdir)
+    norm = load_finished_run(workdir, create_state).meta["normalization"]
+    flip = bool(config.eval.get("flip_average", False))
+
+    def infer(images):
+        x = serving.normalized_images(images, norm["mean"], norm["std"])
+        return (encode_step(state, {"inputs": x}, flip_average=flip),)
+
+    out_dir = serving.export_dir(workdir, out_dir)
+    signature = serving.export_function(
+        infer, [serving.image_input(config.data.image_size)], out_dir,
+        outputs=[{"name": "embeddings", "shape": ["batch", config.model.embedding_dim],
+                  "dtype": "float32",
+                  "description": "unit-length embeddings: same person when the "
+                                 "Euclidean distance is below the threshold"}],
+        info={"task": "face_verification", "image_size": config.data.image_size,
+              "embedding_dim": config.model.embedding_dim, "threshold": threshold,
+              "flip_average": flip, "normalization": norm,
+              "weights": "ema_params" if state.ema_decay else "params"})
+    print(json.dumps(serving.summary_line(out_dir, signature)), file=out, flush=True)
+    return 0
+
+
+def _export_args(p: argparse.ArgumentParser) -> None:
+    """Export a finished run's encoder with jax.export (runs with jax and numpy only)."""
+    from jaxdl import serving
+    serving.add_export_arguments(p)
+
+
 def main(argv=None) -> int:
     verb, args, overrides = config_lib.parse_command(
         argv, verbs={"train": _train_args, "verify": _verify_args,
-                     "identify": _identify_args, "cluster": _cluster_args},
+                     "identify": _identify_args, "cluster": _cluster_args,
+                     "export": _export_args},
         prog="python -m experiments.face_verification")
+    if verb == "export":
+        return export(args.workdir, args.out)
     if verb == "verify":
         return verify(args.workdir, *args.images)
     if verb == "identify":

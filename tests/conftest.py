@@ -95,3 +95,26 @@ def _restore_root_logging():
     yield
     root.handlers[:] = handlers
     root.setLevel(level)
+
+
+def run_export_alone(export_dir, inputs, tmp_path) -> dict:
+    """Runs an exported model (`jaxdl.serving`) in a fresh interpreter through the
+    `serve.py` it was exported with, on numpy `inputs` (a list, positional); asserts
+    that neither flax nor jaxdl was imported there; returns its outputs (numpy)."""
+    import numpy as np
+    np.savez(tmp_path / "inputs.npz", *inputs)
+    script = f"""
+import sys
+import numpy as np
+sys.path.insert(0, {str(export_dir)!r})
+from serve import load
+predict = load({str(export_dir)!r})
+data = np.load({str(tmp_path / 'inputs.npz')!r})
+outputs = predict(*[data[f"arr_{{i}}"] for i in range(len(data.files))])
+loaded = sorted(m for m in sys.modules if m.split(".")[0] in ("flax", "jaxdl"))
+assert not loaded, loaded
+np.savez({str(tmp_path / 'outputs.npz')!r}, **outputs)
+"""
+    run_python(["-c", script], check=True)
+    with np.load(tmp_path / "outputs.npz") as out:
+        return {k: out[k] for k in out.files}

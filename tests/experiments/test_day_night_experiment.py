@@ -356,3 +356,31 @@ def test_cross_validation_reports_fold_scores(tfds_dir, tmp_path, protocol):
     assert cv["std"] == pytest.approx(np.std(cv["scores"]), abs=1e-6)
     assert all(0.0 <= s <= 1.0 for s in cv["scores"])
     assert (tmp_path / "w" / "plots" / "cross_validation.png").exists()
+
+
+def test_export_runs_with_jax_and_numpy_alone(finished_run, tmp_path):
+    import jax
+    from conftest import run_export_alone
+    from experiments import day_night
+    from jaxdl.data import transforms
+    from jaxdl.train.steps import predict_step
+    from jaxdl.workdir import load_finished_run
+    out = tmp_path / "export"
+    proc = run_cli(["-m", "experiments.day_night", "export", "--workdir", str(finished_run),
+                    "--out", str(out)], check=True)
+    line = json.loads(proc.stdout.splitlines()[-1])
+    # CUDA and TPU are not on this machine; the export is lowered for them anyway.
+    assert line["platforms"] == ["cpu", "cuda", "tpu"]
+    signature = json.loads((out / "signature.json").read_text())
+    assert signature["class_names"] == ["day", "night"] and signature["image_size"] == 32
+    assert signature["inputs"][0] == {**signature["inputs"][0], "shape": ["batch", 32, 32, 3],
+                                      "dtype": "uint8"}
+    images = np.random.default_rng(3).integers(0, 256, (7, 32, 32, 3), dtype=np.uint8)
+    alone = run_export_alone(out, [images], tmp_path)
+    run = load_finished_run(finished_run, day_night.create_state)
+    norm = run.meta["normalization"]
+    x = transforms.normalize_image(images, norm["mean"], norm["std"])
+    p = np.asarray(jax.nn.sigmoid(predict_step(run.state, {"inputs": x})))
+    np.testing.assert_allclose(alone["p_night"], p, atol=1e-5)
+    clear = np.abs(p - signature["threshold"]) > 1e-4
+    np.testing.assert_array_equal(alone["label"][clear], (p[clear] > 0.5).astype(np.int32))

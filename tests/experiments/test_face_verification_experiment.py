@@ -182,3 +182,22 @@ def test_flip_averaged_embedding_is_mirror_invariant():
     np.testing.assert_allclose(np.linalg.norm(both[0], axis=1), 1.0, atol=1e-6)
     plain = [encode_step(state, {"inputs": v}) for v in (x, mirror)]
     assert np.abs(np.asarray(plain[0]) - np.asarray(plain[1])).max() > 1e-3
+
+
+def test_export_runs_with_jax_and_numpy_alone(face_run, tmp_path):
+    from conftest import run_export_alone
+    from experiments import face_verification
+    from jaxdl.tasks.faces.inference import encoder
+    out = tmp_path / "export"
+    run_cli(["-m", "experiments.face_verification", "export", "--workdir", str(face_run),
+             "--out", str(out)], check=True)
+    signature = json.loads((out / "signature.json").read_text())
+    assert signature["platforms"] == ["cpu", "cuda", "tpu"]
+    config, state, transform, threshold = face_verification.load_encoder(face_run)
+    assert signature["threshold"] == threshold
+    images = np.random.default_rng(4).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
+    alone = run_export_alone(out, [images], tmp_path)
+    x = transform({"image": images, "identity": 0})["inputs"]
+    want = np.asarray(encoder(config)(state, {"inputs": x}))
+    np.testing.assert_allclose(alone["embeddings"], want, atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(alone["embeddings"], axis=1), 1.0, atol=1e-5)

@@ -292,3 +292,28 @@ def test_ten_of_your_recordings_and_synthesised_other_words(tmp_path, recorded_w
     bad = run_cli(["-m", "experiments.trigger_word", "--config", CONFIG, "--workdir",
                    str(tmp_path / "bad"), f"--config.data.positives_dir={few}"])
     assert bad.returncode != 0 and "at least 3" in bad.stderr
+
+
+def test_export_runs_with_jax_and_numpy_alone(detector, tmp_path):
+    import jax.numpy as jnp
+    from conftest import run_export_alone
+    from experiments import trigger_word
+    from jaxdl.tasks.trigger_word import detection
+    from jaxdl.tasks.trigger_word.generator import feature_spec, spectrogram
+    from jaxdl.workdir import load_finished_run
+    workdir, _ = detector
+    out = tmp_path / "export"
+    run_cli(["-m", "experiments.trigger_word", "export", "--workdir", str(workdir),
+             "--out", str(out)], check=True)
+    signature = json.loads((out / "signature.json").read_text())
+    assert signature["platforms"] == ["cpu", "cuda", "tpu"]
+    assert (signature["sample_rate"], signature["clip_seconds"]) == (16000, 2.0)
+    assert signature["outputs"][0]["shape"] == ["batch", 96]
+    audio = np.random.default_rng(5).normal(0, 0.1, (3, 32000)).astype(np.float32)
+    alone = run_export_alone(out, [audio], tmp_path)
+    run = load_finished_run(workdir, trigger_word.create_state)
+    norm = run.meta["normalization"]
+    x = spectrogram(audio, feature_spec(run.config), jnp.asarray(norm["mean"], jnp.float32),
+                    jnp.asarray(norm["std"], jnp.float32))
+    _, probs = detection.predict(run.state, x)
+    np.testing.assert_allclose(alone["probs"], np.asarray(probs), atol=1e-5)
