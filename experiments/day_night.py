@@ -252,26 +252,72 @@ def make_plots(workdir: Path, data, labels, probs, test, config) -> None:
 
 
 # -- predict ------------------------------------------------------------------
-def predict(workdir: str | Path, paths: list[str], *, out=None) -> int:
-    """Prints one JSON line per image; returns the exit code (1 if every file failed)."""
+PREDICT_FORMATS = ("jsonl", "csv")
+
+
+def predict(workdir: str | Path, paths: list[str], *, batch_size: int = 64,
+            fmt: str = "jsonl", out=None) -> int:
+    """Predicts day or night for image files and folders (recursively): one line per
+    image, in order, as JSON lines or CSV (`fmt`); an unreadable file gets its own
+    error line. Images go through the model `batch_size` at a time. Returns the exit
+    code (1 if every file failed)."""
+    import csv
+    from tqdm.auto import tqdm
+    from jaxdl.data.images import expand_image_paths
+    if fmt not in PREDICT_FORMATS:
+        raise config_lib.ConfigError(f"--format must be one of {', '.join(PREDICT_FORMATS)}, "
+                                     f"got {fmt!r}")
+    if batch_size < 1:
+        raise config_lib.ConfigError(f"--batch-size must be at least 1, got {batch_size}")
     run = load_finished_run(workdir, create_state)
     config, state = run.config, run.state
     norm, names = run.meta["normalization"], run.meta["class_names"]
+    size, threshold = config.data.image_size, config.eval.threshold
+    files = expand_image_paths(paths)
     apply = jax.jit(predict_step)
+    key = f"p_{names[1]}"
+    out = out or sys.stdout
+    writer = None
+    if fmt == "csv":
+        writer = csv.DictWriter(out, fieldnames=["path", "label", key, "error"])
+        writer.writeheader()
+
+    def emit(row):
+        if writer is not None:
+            writer.writerow(row)
+            out.flush()
+        else:
+            print(json.dumps(row), file=out, flush=True)
+
     failures = 0
-    for path in paths:
-        try:
-            image = load_image(path, config.data.image_size)
-        except ImageError as e:
-            failures += 1
-            print(json.dumps({"path": path, "error": str(e)}), file=out, flush=True)
-            continue
-        x = transforms.normalize_image(image[None], norm["mean"], norm["std"])
-        p = float(jax.nn.sigmoid(apply(state, {"inputs": x}))[0])
-        label = names[1] if p > config.eval.threshold else names[0]
-        print(json.dumps({"path": path, "label": label, f"p_{names[1]}": round(p, 6)}),
-              file=out, flush=True)
-    return 1 if paths and failures == len(paths) else 0
+    with tqdm(total=len(files), unit="image", desc="predict", disable=None,
+              file=sys.stderr) as bar:
+        for lo in range(0, len(files), batch_size):
+            chunk = files[lo:lo + batch_size]
+            pictures, rows = [], []
+            for path in chunk:
+                try:
+                    pictures.append(load_image(path, size))
+                    rows.append({"path": path})
+                except ImageError as e:
+                    rows.append({"path": path, "error": str(e)})
+            if pictures:
+                x = transforms.normalize_image(np.stack(pictures), norm["mean"], norm["std"])
+                # Padded to a whole batch: one compiled shape for every chunk.
+                padded = np.zeros((batch_size,) + x.shape[1:], np.float32)
+                padded[:len(x)] = x
+                probs = iter(np.asarray(jax.nn.sigmoid(apply(state, {"inputs": padded})))
+                             [:len(x)])
+            for row in rows:
+                if "error" in row:
+                    failures += 1
+                else:
+                    p = float(next(probs))
+                    row.update(label=names[1] if p > threshold else names[0],
+                               **{key: round(p, 6)})
+                emit(row)
+            bar.update(len(chunk))
+    return 1 if files and failures == len(files) else 0
 
 
 # -- export -------------------------------------------------------------------
@@ -311,9 +357,12 @@ def _train_args(p: argparse.ArgumentParser) -> None:
 
 
 def _predict_args(p: argparse.ArgumentParser) -> None:
-    """Predict day or night for image files with a finished run's best checkpoint."""
+    """Predict day or night for image files and folders with a finished run's best checkpoint."""
     p.add_argument("--workdir", required=True)
-    p.add_argument("images", nargs="+")
+    p.add_argument("--format", choices=PREDICT_FORMATS, default="jsonl",
+                   help="one JSON object per line (default) or CSV with a header")
+    p.add_argument("--batch-size", type=int, default=64, help="images per model call")
+    p.add_argument("images", nargs="+", help="image files and folders (searched recursively)")
 
 
 def _export_args(p: argparse.ArgumentParser) -> None:
@@ -328,7 +377,8 @@ def main(argv=None) -> int:
                      "export": _export_args},
         prog="python -m experiments.day_night")
     if verb == "predict":
-        return predict(args.workdir, args.images)
+        return predict(args.workdir, args.images, batch_size=args.batch_size,
+                       fmt=args.format)
     if verb == "export":
         return export(args.workdir, args.out)
     config = config_lib.config_or_exit(args.config, overrides)

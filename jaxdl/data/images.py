@@ -193,3 +193,13 @@ def list_image_files(folder: str | Path) -> list[str]:
         else:
             log.warning("skipping %s: not an image format Pillow can open", path)
     return found        # in the sorted order of the walk above
+
+
+def expand_image_paths(paths) -> list[str]:
+    """The paths, with each folder among them replaced by the image files under it
+    (`list_image_files`: any format Pillow opens, recursively, sorted); files are
+    kept as given (a missing one fails later, in `load_image`, naming it)."""
+    out: list[str] = []
+    for path in paths:
+        out.extend(list_image_files(path) if Path(path).is_dir() else [str(path)])
+    return out

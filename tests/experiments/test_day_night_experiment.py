@@ -384,3 +384,37 @@ def test_export_runs_with_jax_and_numpy_alone(finished_run, tmp_path):
     np.testing.assert_allclose(alone["p_night"], p, atol=1e-5)
     clear = np.abs(p - signature["threshold"]) > 1e-4
     np.testing.assert_array_equal(alone["label"][clear], (p[clear] > 0.5).astype(np.int32))
+
+
+def test_predict_takes_folders_in_batches_and_writes_csv(finished_run, tmp_path):
+    import csv
+    import io
+    import jax
+    from jaxdl.tasks.day_night.generator import render_scenes
+    scenes = np.asarray(render_scenes(jax.random.key(7), 5, 64)["image"])
+    folder = tmp_path / "photos"
+    for i, scene in enumerate(scenes):
+        (folder / f"day{i % 2}").mkdir(parents=True, exist_ok=True)
+        Image.fromarray(scene).save(folder / f"day{i % 2}" / f"s{i}.png")
+    (folder / "day0" / "zz_broken.png").write_bytes(b"not a png")
+    # Each file alone (the original behaviour) is the reference.
+    one_by_one = run_cli(["-m", "experiments.day_night", "predict", "--workdir",
+                          str(finished_run), *sorted(str(p) for p in folder.rglob("*.png"))],
+                         check=True)
+    reference = {json.loads(l)["path"]: json.loads(l) for l in one_by_one.stdout.splitlines()}
+    # The folder, 2 images per model call (3 calls, the last one short), as CSV.
+    proc = run_cli(["-m", "experiments.day_night", "predict", "--workdir", str(finished_run),
+                    "--format", "csv", "--batch-size", "2", str(folder)], check=True)
+    rows = list(csv.DictReader(io.StringIO(proc.stdout)))
+    assert [r["path"] for r in rows] == sorted(str(p) for p in folder.rglob("*.png"))
+    assert len(rows) == 6
+    for row in rows:
+        want = reference[row["path"]]
+        if "error" in want:
+            assert "zz_broken.png" in row["error"] and row["label"] == ""
+        else:
+            assert row["label"] == want["label"] and row["error"] == ""
+            assert float(row["p_night"]) == pytest.approx(want["p_night"], abs=1e-5)
+    bad = run_cli(["-m", "experiments.day_night", "predict", "--workdir", str(finished_run),
+                   str(tmp_path / "no_such_folder")])
+    assert bad.returncode == 1 and "no_such_folder" in json.loads(bad.stdout)["error"]
