@@ -119,6 +119,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.eval.validation_pairs_per_fold = 100
     c.eval.unknown_fraction = 0.2       # test people never enrolled (open set)
     c.eval.far = 1e-3
+    # The verbs' default decision threshold: the largest distance whose false-accept
+    # rate over all mismatched pairs of validation images is <= target_far (results.json
+    # "thresholds"); the accuracy-optimal one rejected only 6-15% of strangers.
+    c.eval.target_far = 1e-3
+    # Clustering without k (results.json "clustering_without_k", `cluster` without
+    # --k): agglomerative, cut at the accuracy-optimal threshold. "average" | "complete"
+    c.eval.cluster_linkage = "average"
     c.eval.kmeans_restarts = 8
     c.eval.kmeans_iterations = 50
     # The raw-pixel baseline's k-means (3,072-d) was most of the evaluation's time: 2

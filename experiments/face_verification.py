@@ -3,14 +3,19 @@
     python -m experiments.face_verification --config configs/face_verification.py --workdir DIR
     python -m experiments.face_verification verify --workdir DIR A.png B.png
     python -m experiments.face_verification identify --workdir DIR --gallery FOLDER PROBE|FOLDER...
-    python -m experiments.face_verification cluster --workdir DIR FOLDER --k N
+    python -m experiments.face_verification cluster --workdir DIR FOLDER [--k N]
+    python -m experiments.face_verification embed --workdir DIR FOLDER_OR_FILES... --out PREFIX
 
 The recipe: people split so that none is in two splits -> a ResNet encoder to a
 128-d unit vector -> triplet loss over batches of P people x K images with online
 mining, colour augmented (greyscale, hue, contrast, blur, ...) in the step -> validation
 on verification pairs, checkpoints -> on unseen people: verification (10-fold pairs),
 identification (k-NN, open set), clustering (k-means), each beside the same
-evaluation on raw pixels, in colour and again in greyscale -> plots, results.json.
+evaluation on raw pixels, in colour and again in greyscale -> a decision threshold
+calibrated on the validation people for a false-accept rate (eval.target_far), the
+test people scored at it, clustering without k -> plots, results.json.
+Verbs decide with the FAR-calibrated threshold unless told otherwise (--threshold X,
+--accuracy-threshold).
 The verbs read any image format Pillow opens (PNG, JPEG, PGM, ...).
 """
 
@@ -22,6 +27,7 @@ import logging
 import sys
 import time
 from pathlib import Path
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -32,9 +38,12 @@ from jaxdl import config as config_lib
 from jaxdl import losses, metrics
 from jaxdl.data import images, transforms
 from jaxdl.data.image_classification import sample_images
+from jaxdl.clustering import agglomerative
 from jaxdl.tasks.faces import sources
+from jaxdl.errors import UserError
 from jaxdl.tasks.faces.evaluation import (evaluate_embeddings, evaluation_options,
-                                          greyscale_results, pixel_baseline)
+                                          greyscale_results, pixel_baseline,
+                                          threshold_report)
 from jaxdl.tasks.faces.inference import (cluster_embeddings, embed, embed_files,
                                          embed_pictures, encoder, face_example,
                                          image_paths, nearest_identity)
@@ -62,6 +71,7 @@ CHOICES = {
     "train.parallel": STRATEGIES,
     "train.early_stopping.mode": ("max", "min"),
     "train.early_stopping.monitor": ("val/verification_accuracy",),
+    "eval.cluster_linkage": ("average", "complete"),
 }
 
 
@@ -91,6 +101,9 @@ def create_state(config, rng: jax.Array, total_steps: int) -> TrainState:
 def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) -> dict:
     """Runs the whole case study; writes everything into `workdir` (process 0)."""
     config_lib.check_choices(config, CHOICES)
+    if not 0.0 < config.eval.target_far < 1.0:
+        raise config_lib.ConfigError(
+            f"eval.target_far={config.eval.target_far} must be in (0, 1)")
     strategy = Strategy(config.train.parallel)
     batch_size = config.train.identities_per_batch * config.train.images_per_identity
     check_train_options(config, batch_size)
@@ -153,6 +166,13 @@ def train_and_evaluate(config, workdir: str | Path, *, progress: bool = True) ->
     test_images = sample_images(data.test, max_images=len(data.test))
     grey_emb = embed(encode, best, sources.Greyscale(data.test), transform, eval_batch_size)
     results = dict(report.results)
+    # Decision thresholds calibrated on the validation people (never test), and the
+    # test people scored at them.
+    val_emb = embed(encode, best, data.validation, transform, eval_batch_size)
+    results.update(threshold_report(
+        val_emb, data.labels["validation"], val_pairs, test_emb, test_labels,
+        report.threshold, target_far=e.target_far, seed=config.seed,
+        unknown_fraction=e.unknown_fraction, linkage=e.cluster_linkage))
     results.update({
         "raw_pixel_baseline": pixel_baseline(
             test_images, test_labels,
@@ -204,27 +224,81 @@ def run_seed_study(config, data, transform, mean, std, workdir: Path, *,
 
 
 # -- deployment verbs ---------------------------------------------------------
-def load_encoder(workdir: str | Path):
-    """(config, state of the best checkpoint, transform, threshold) of a finished run."""
+class Threshold(NamedTuple):
+    """A verb's decision threshold: "same person" when the L2 distance is below `value`."""
+    name: str      # "far_calibrated" | "accuracy_optimal" | "accuracy_optimal_validation" | "explicit"
+    value: float
+
+
+class ThresholdError(UserError, ValueError):
+    """No such threshold in this run, or a meaningless explicit one."""
+
+
+def choose_threshold(results: dict | None, choice: str | float | None = None, *,
+                     workdir="the run", default: str = "far") -> Threshold:
+    """The decision threshold of a finished run's results.json.
+
+    choice: "far" (the FAR-calibrated one; an error on a run without it),
+    "accuracy" (the accuracy-optimal one, results.json verification.threshold),
+    "accuracy_validation" (accuracy-optimal on the validation people), a float (an
+    explicit distance), or None: `default`, falling back with a one-line warning to
+    verification.threshold on a run whose results.json predates "thresholds".
+    """
+    if choice is not None and not isinstance(choice, str):
+        value = float(choice)
+        if not (np.isfinite(value) and value > 0):
+            raise ThresholdError(f"--threshold {choice}: a distance threshold must be a "
+                                 "finite number > 0 (unit embeddings: at most 2)")
+        return Threshold("explicit", value)
+    if not results or "threshold" not in results.get("verification", {}):
+        raise ThresholdError(f"{workdir}: no results.json with a verification threshold "
+                             "(has the run finished?); pass --threshold X")
+    calibrated = results.get("thresholds")
+    want = default if choice is None else choice
+    if calibrated is None and want != "accuracy":
+        if choice == "far":
+            raise ThresholdError(f"{workdir}: results.json has no FAR-calibrated threshold "
+                                 "(the run predates it); use --accuracy-threshold or "
+                                 "--threshold X")
+        print(f"warning: {workdir}: results.json has no \"thresholds\" block (an older "
+              "run); using verification.threshold, the accuracy-optimal one",
+              file=sys.stderr, flush=True)
+        want = "accuracy"
+    if want == "far":
+        return Threshold("far_calibrated", float(calibrated["far_calibrated"]))
+    if want == "accuracy_validation":
+        return Threshold("accuracy_optimal_validation",
+                         float(calibrated["accuracy_optimal_validation"]))
+    return Threshold("accuracy_optimal", float(results["verification"]["threshold"]))
+
+
+def load_encoder(workdir: str | Path, threshold: str | float | None = None, *,
+                 default: str = "far"):
+    """(config, state of the best checkpoint, transform, Threshold) of a finished run;
+    `threshold` and `default` as `choose_threshold`."""
     run = load_finished_run(workdir, create_state)
     norm = run.meta["normalization"]
-    threshold = run.results["verification"]["threshold"] if run.results else None
-    return run.config, run.state, face_example(norm["mean"], norm["std"]), threshold
+    chosen = choose_threshold(run.results, threshold, workdir=workdir, default=default)
+    return run.config, run.state, face_example(norm["mean"], norm["std"]), chosen
 
 
-def verify(workdir, a: str, b: str, *, out=None) -> int:
-    config, state, transform, threshold = load_encoder(workdir)
+def _threshold_fields(threshold: Threshold) -> dict:
+    return {"threshold": threshold.value, "threshold_name": threshold.name}
+
+
+def verify(workdir, a: str, b: str, *, threshold=None, out=None) -> int:
+    config, state, transform, chosen = load_encoder(workdir, threshold)
     emb, good, errors = embed_files(config, state, transform, [a, b])
     if errors:
         raise images.ImageError("; ".join(e for _, e in errors))
     distance = float(np.linalg.norm(emb[0] - emb[1]))
-    print(json.dumps({"distance": round(distance, 6), "same": distance < threshold,
-                      "threshold": threshold}), file=out)
+    print(json.dumps({"distance": round(distance, 6), "same": distance < chosen.value,
+                      **_threshold_fields(chosen)}), file=out)
     return 0
 
 
-def identify(workdir, gallery: str, probes: list[str], *, out=None) -> int:
-    config, state, transform, threshold = load_encoder(workdir)
+def identify(workdir, gallery: str, probes: list[str], *, threshold=None, out=None) -> int:
+    config, state, transform, chosen = load_encoder(workdir, threshold)
     folder = images.ImageFolder(gallery, size=config.data.image_size)
     gallery_emb = embed_pictures(config, state, transform, folder.images)
     emb, good, errors = embed_files(config, state, transform, image_paths(probes))
@@ -232,23 +306,76 @@ def identify(workdir, gallery: str, probes: list[str], *, out=None) -> int:
         print(json.dumps({"path": path, "error": err}), file=out)
     names = [folder.class_names[label] for label in folder.labels]
     for path, probe in zip(good, emb):
-        name, distance = nearest_identity(gallery_emb, names, probe, threshold)
-        print(json.dumps({"path": path, "identity": name,
-                          "distance": round(distance, 6)}), file=out)
+        name, distance = nearest_identity(gallery_emb, names, probe, chosen.value)
+        print(json.dumps({"path": path, "identity": name, "distance": round(distance, 6),
+                          **_threshold_fields(chosen)}), file=out)
     return 1 if probes and not good else 0
 
 
-def cluster(workdir, folder: str, k: int, *, out=None) -> int:
-    config, state, transform, _ = load_encoder(workdir)
+def cluster(workdir, folder: str, k: int | None = None, *, threshold=None, out=None) -> int:
+    """k-means with `k`; without it, agglomerative clustering (the run's
+    eval.cluster_linkage) cut at a distance threshold (default: the accuracy-optimal
+    one of the validation people), then a last line with the number of people found."""
+    if k is not None and k < 1:
+        raise UserError(f"--k {k}: the number of clusters must be at least 1")
+    if k is not None and threshold is not None:
+        raise UserError("--k and a threshold exclude each other: --k is k-means, a "
+                        "threshold cuts the agglomerative clustering without k")
+    config, state, transform, chosen = load_encoder(
+        workdir, threshold, default="accuracy_validation")
     files = images.list_image_files(folder)
     emb, good, errors = embed_files(config, state, transform, files)
     for path, err in errors:
         print(json.dumps({"path": path, "error": err}), file=out)
-    if len(good) < k:
+    if k is not None and len(good) < k:
         raise images.ImageError(f"{folder}: {len(good)} readable images, fewer than k={k}")
-    for path, c in zip(good, cluster_embeddings(emb, k)):
+    if k is not None:
+        assignments = cluster_embeddings(emb, k)
+    else:
+        linkage = config.eval.get("cluster_linkage", "average")
+        assignments = agglomerative(emb, chosen.value, linkage)
+    for path, c in zip(good, assignments):
         print(json.dumps({"path": path, "cluster": int(c)}), file=out)
+    if k is None:
+        print(json.dumps({"people_found": int(assignments.max()) + 1 if len(good) else 0,
+                          "images": len(good), "linkage": linkage,
+                          **_threshold_fields(chosen)}), file=out)
     return 0
+
+
+def embed_verb(workdir, paths: list[str], prefix: str, *, out=None) -> int:
+    """Writes PREFIX.npy (float32 [N, D]: one row per readable image, in input order)
+    and PREFIX.jsonl (one line per image: {"index", "path"}, or {"path", "error"} and
+    no row); prints one summary line. Exit 1 when images were given but none read."""
+    run = load_finished_run(workdir, create_state)   # no threshold needed
+    config, state = run.config, run.state
+    transform = face_example(run.meta["normalization"]["mean"],
+                             run.meta["normalization"]["std"])
+    files = image_paths(paths)
+    batch = max(1, int(config.eval.batch_size))
+    rows, lines = [], []
+    for start in range(0, len(files), batch):
+        emb, good, errors = embed_files(config, state, transform, files[start:start + batch])
+        bad = dict(errors)
+        readable = iter(range(len(good)))
+        for path in map(str, files[start:start + batch]):
+            if path in bad:
+                lines.append({"path": path, "error": bad[path]})
+            else:
+                lines.append({"index": sum(len(r) for r in rows) + next(readable),
+                              "path": path})
+        rows.append(np.asarray(emb, np.float32))
+    matrix = (np.concatenate(rows) if rows
+              else np.zeros((0, config.model.embedding_dim), np.float32))
+    prefix = Path(prefix)
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    npy, jsonl = Path(f"{prefix}.npy"), Path(f"{prefix}.jsonl")
+    np.save(npy, matrix.astype(np.float32))
+    jsonl.write_text("".join(json.dumps(line) + "\n" for line in lines))
+    print(json.dumps({"embeddings": str(npy), "index": str(jsonl), "rows": len(matrix),
+                      "dim": int(matrix.shape[1]),
+                      "errors": sum("error" in line for line in lines)}), file=out)
+    return 1 if files and not len(matrix) else 0
 
 
 # -- command line -------------------------------------------------------------
@@ -257,10 +384,28 @@ def _train_args(p: argparse.ArgumentParser) -> None:
     cli.add_train_arguments(p, DEFAULT_CONFIG)
 
 
+def _threshold_arguments(p: argparse.ArgumentParser, default: str) -> None:
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--far", dest="threshold_choice", action="store_const", const="far",
+                       help="the threshold calibrated on the validation people for the "
+                            "run's eval.target_far" + (" (default)" if default == "far" else ""))
+    group.add_argument("--accuracy-threshold", dest="threshold_choice",
+                       action="store_const", const="accuracy",
+                       help="the accuracy-optimal threshold (results.json "
+                            "verification.threshold)")
+    group.add_argument("--threshold", dest="threshold_value", type=float, metavar="X",
+                       help="an explicit L2 distance")
+
+
+def _threshold_choice(args):
+    return args.threshold_value if args.threshold_value is not None else args.threshold_choice
+
+
 def _verify_args(p: argparse.ArgumentParser) -> None:
     """Are two face images the same person? Prints distance, verdict, threshold."""
     p.add_argument("--workdir", required=True)
     p.add_argument("images", nargs=2)
+    _threshold_arguments(p, "far")
 
 
 def _identify_args(p: argparse.ArgumentParser) -> None:
@@ -270,19 +415,31 @@ def _identify_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--gallery", required=True)
     p.add_argument("probes", nargs="+", help="image files (any format Pillow opens) "
                    "or folders of them")
+    _threshold_arguments(p, "far")
 
 
 def _cluster_args(p: argparse.ArgumentParser) -> None:
-    """Group the face images of a folder into k clusters."""
+    """Group the face images of a folder: into k clusters (k-means) with --k, else into
+    as many people as it finds (agglomerative, cut at a distance threshold: by
+    default the accuracy-optimal one of the validation people)."""
     p.add_argument("--workdir", required=True)
     p.add_argument("folder")
-    p.add_argument("--k", type=int, required=True)
+    p.add_argument("--k", type=int, default=None)
+    _threshold_arguments(p, "accuracy")
+
+
+def _embed_args(p: argparse.ArgumentParser) -> None:
+    """Embed face images (files or folders of them): PREFIX.npy and PREFIX.jsonl."""
+    p.add_argument("--workdir", required=True)
+    p.add_argument("paths", nargs="+", help="image files or folders of them")
+    p.add_argument("--out", required=True, metavar="PREFIX")
 
 
 def export(workdir: str | Path, out_dir: str | Path | None = None, *, out=None) -> int:
     """Writes the best checkpoint's encoder as a jax.export file (uint8 pictures in,
     unit embeddings out; normalisation and the run's flip averaging inside) with its
-    signature (the verification threshold) and loader; prints one JSON line."""
+    signature (the verbs' default decision threshold: the FAR-calibrated one, or
+    verification.threshold on an older run; "threshold_name" says which) and loader; prints one JSON line."""
     from jaxdl import serving
     from jaxdl.tasks.faces.inference import encode_step
     config, state, _, threshold = load_encoder(workdir)
@@ -301,7 +458,8 @@ def export(workdir: str | Path, out_dir: str | Path | None = None, *, out=None) 
                   "description": "unit-length embeddings: same person when the "
                                  "Euclidean distance is below the threshold"}],
         info={"task": "face_verification", "image_size": config.data.image_size,
-              "embedding_dim": config.model.embedding_dim, "threshold": threshold,
+              "embedding_dim": config.model.embedding_dim, "threshold": threshold.value,
+              "threshold_name": threshold.name,
               "flip_average": flip, "normalization": norm,
               "weights": "ema_params" if state.ema_decay else "params"})
     print(json.dumps(serving.summary_line(out_dir, signature)), file=out, flush=True)
@@ -318,16 +476,19 @@ def main(argv=None) -> int:
     verb, args, overrides = config_lib.parse_command(
         argv, verbs={"train": _train_args, "verify": _verify_args,
                      "identify": _identify_args, "cluster": _cluster_args,
-                     "export": _export_args},
+                     "embed": _embed_args, "export": _export_args},
         prog="python -m experiments.face_verification")
     if verb == "export":
         return export(args.workdir, args.out)
     if verb == "verify":
-        return verify(args.workdir, *args.images)
+        return verify(args.workdir, *args.images, threshold=_threshold_choice(args))
     if verb == "identify":
-        return identify(args.workdir, args.gallery, args.probes)
+        return identify(args.workdir, args.gallery, args.probes,
+                        threshold=_threshold_choice(args))
     if verb == "cluster":
-        return cluster(args.workdir, args.folder, args.k)
+        return cluster(args.workdir, args.folder, args.k, threshold=_threshold_choice(args))
+    if verb == "embed":
+        return embed_verb(args.workdir, args.paths, args.out)
     config = config_lib.config_or_exit(args.config, overrides)
     cli.initialize_distributed(args)
     t0 = time.perf_counter()
@@ -342,6 +503,9 @@ def main(argv=None) -> int:
                                         ("clustering_nmi", "clustering", "nmi"))},
             "raw_pixel_verification_accuracy": round(raw["verification_accuracy"], 4),
             "raw_pixel_top1": round(raw["top1"], 4),
+            "open_set_rejection_at_target_far": results["test_at_target_far"][
+                "open_set_rejection"],
+            "people_found_without_k": results["clustering_without_k"]["people_found"],
             "workdir": str(args.workdir), "seconds": round(time.perf_counter() - t0, 1)}))
     return 0
 

@@ -109,3 +109,39 @@ def kmeans(key: jax.Array, x: jax.Array, k: int, *, iterations: int = 50,
     inertia = jnp.sum(jnp.square(centred - centroids[assignments]))
     return {"centroids": centroids + centre, "assignments": assignments,
             "inertia": inertia}
+
+
+__all__ += ["agglomerative"]
+
+
+def agglomerative(x, threshold: float, linkage: str = "average"):
+    """Clusters without a given k: agglomerative (hierarchical) clustering of the rows
+    of x by L2 distance, cut where clusters are `threshold` or farther apart.
+
+    Start from singletons and repeatedly merge the two nearest clusters while their
+    linkage distance is <= threshold: "average" (UPGMA: mean distance over the pairs
+    across the two clusters), "complete" (largest such distance) or "single"
+    (smallest). scipy.cluster.hierarchy; numpy, not jit-compatible (memory N^2/2).
+
+    Args:
+      x: float [N, D], N >= 1.
+      threshold: the cut, in L2 units of x.
+      linkage: "average" | "complete" | "single".
+
+    Returns:
+      int32 [N] cluster ids in [0, C), numbered in order of first appearance.
+    """
+    import numpy as np
+    from scipy.cluster import hierarchy
+    from scipy.spatial.distance import pdist
+
+    if linkage not in ("average", "complete", "single"):
+        raise ValueError(f"linkage {linkage!r} is not average, complete or single")
+    x = np.asarray(x, np.float64)
+    if len(x) < 2:
+        return np.zeros(len(x), np.int32)
+    tree = hierarchy.linkage(pdist(x), method=linkage)
+    raw = hierarchy.fcluster(tree, t=float(threshold), criterion="distance")
+    _, first, inverse = np.unique(raw, return_index=True, return_inverse=True)
+    order = np.argsort(np.argsort(first))   # cluster rank by first appearance
+    return order[inverse].astype(np.int32)

@@ -577,3 +577,71 @@ def purity(labels_true, labels_pred, num_classes: int, num_clusters: int,
     """
     table = _contingency(labels_true, labels_pred, num_classes, num_clusters, mask)
     return _safe_ratio(jnp.sum(jnp.max(table, axis=0)), jnp.sum(table))
+
+
+__all__ += ["accept_rates", "accuracy_optimal_threshold", "threshold_at_far"]
+
+
+def threshold_at_far(mismatched_distances, far: float, num_mismatched: int | None = None
+                     ) -> float:
+    """The largest threshold t whose false-accept rate #{mismatched: d < t} /
+    num_mismatched is <= `far` (pairs accepted as "same" when d < t).
+
+    With k = floor(far * num_mismatched) false accepts allowed (rounded up when
+    within 1e-4 of the next integer, as `tar_at_far`), t is the (k+1)-th smallest
+    mismatched distance; +inf when k >= num_mismatched. Numpy, float64.
+
+    Args:
+      mismatched_distances: float [M'], distances of mismatched pairs.
+      far: target false-accept rate in [0, 1].
+      num_mismatched: M, the number of mismatched pairs the rate is over (default
+        M'). A caller may pass only the smallest M' >= k+1 distances of M pairs.
+
+    Returns:
+      float: the threshold, in the distances' units (possibly +inf).
+    """
+    d = np.asarray(mismatched_distances, np.float64).reshape(-1)
+    m = d.size if num_mismatched is None else int(num_mismatched)
+    if not 0.0 <= far <= 1.0:
+        raise ValueError(f"far = {far} outside [0, 1]")
+    if m < d.size:
+        raise ValueError(f"num_mismatched = {m} < {d.size} distances given")
+    allowed = int(np.floor(far * m + 1e-4))
+    if allowed >= m:
+        return float("inf")
+    if allowed >= d.size:
+        raise ValueError(f"{d.size} distances given; the {allowed + 1} smallest of the "
+                         f"{m} mismatched pairs are needed")
+    return float(np.partition(d, allowed)[allowed])
+
+
+def accept_rates(distances, same, threshold: float) -> dict:
+    """True- and false-accept rates of "same iff distance < threshold" on pairs.
+
+    Args:
+      distances: float [P]; same: bool/0-1 [P], true for matched pairs.
+      threshold: scalar, same units.
+
+    Returns:
+      dict: "tar" (accepted matched / matched), "far" (accepted mismatched /
+      mismatched), each 0.0 when there is no such pair, and the integer counts
+      "true_accepts", "false_accepts", "matched", "mismatched".
+    """
+    d = np.asarray(distances, np.float64).reshape(-1)
+    same = np.asarray(same).astype(bool).reshape(-1)
+    accepted = d < threshold
+    counts = {"true_accepts": int(np.sum(accepted & same)),
+              "false_accepts": int(np.sum(accepted & ~same)),
+              "matched": int(np.sum(same)), "mismatched": int(np.sum(~same))}
+    return {"tar": counts["true_accepts"] / max(counts["matched"], 1),
+            "far": counts["false_accepts"] / max(counts["mismatched"], 1), **counts}
+
+
+def accuracy_optimal_threshold(distances, same) -> float:
+    """The threshold t maximising the accuracy of "same iff distance < t" over all
+    the pairs given (distances float [P], same bool [P]); candidates as in
+    `verification_pairs_accuracy`, ties to the smallest. Numpy, float64."""
+    d = np.asarray(distances, np.float64).reshape(-1)
+    if not d.size:
+        raise ValueError("no pairs")
+    return _best_threshold(d, np.asarray(same).astype(bool).reshape(-1))

@@ -98,3 +98,21 @@ def test_deterministic():
     # Another key may name the clusters differently, but the partition is the same.
     assert float(metrics.adjusted_rand_index(first["assignments"], other["assignments"],
                                              num_classes=4, num_clusters=4)) == 1.0
+
+
+def test_agglomerative_cuts_at_the_threshold():
+    """Points on a line: 0, 1 | 10, 11.5 | 30. Average linkage merges {0,1} at 1 and
+    {10,11.5} at 1.5; the two pairs are 10.25 apart on average, 30 is farther."""
+    x = np.array([[0.0], [10.0], [1.0], [30.0], [11.5]])
+    np.testing.assert_array_equal(clustering.agglomerative(x, 2.0), [0, 1, 0, 2, 1])
+    # below 1.5 the second pair stays apart; ids in order of first appearance
+    np.testing.assert_array_equal(clustering.agglomerative(x, 1.2), [0, 1, 0, 2, 3])
+    # average linkage of {0,1} and {10,11.5}: (10 + 11.5 + 9 + 10.5) / 4 = 10.25
+    assert clustering.agglomerative(x, 10.25).max() == 1
+    assert clustering.agglomerative(x, 10.2).max() == 2
+    # complete linkage needs the farthest pair, 11.5, to merge them
+    assert clustering.agglomerative(x, 11.0, "complete").max() == 2
+    assert clustering.agglomerative(x, 11.5, "complete").max() == 1
+    assert clustering.agglomerative(x[:1], 1.0).tolist() == [0]
+    with pytest.raises(ValueError):
+        clustering.agglomerative(x, 1.0, "ward")

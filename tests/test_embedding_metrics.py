@@ -216,3 +216,43 @@ def test_clustering_scores_textbook_example():
 def test_clustering_scores_jit_with_static_sizes():
     f = jax.jit(lambda t, p: metrics.adjusted_rand_index(t, p, num_classes=2, num_clusters=3))
     assert float(f(jnp.array([0, 0, 1, 1]), jnp.array([0, 0, 1, 2]))) == pytest.approx(4 / 7)
+
+
+def test_threshold_at_far_hand_computed():
+    # 10 mismatched distances 0.1 .. 1.0 (shuffled).
+    d = np.array([0.5, 0.1, 0.9, 0.3, 0.7, 0.2, 1.0, 0.4, 0.8, 0.6])
+    # far 0: no false accept allowed -> the smallest mismatched distance (d < 0.1: none)
+    assert metrics.threshold_at_far(d, 0.0) == 0.1
+    # far 0.2: 2 allowed -> the 3rd smallest, 0.3 (accepts 0.1 and 0.2)
+    assert metrics.threshold_at_far(d, 0.2) == 0.3
+    # far 0.25: floor(2.5) = 2 allowed -> still 0.3
+    assert metrics.threshold_at_far(d, 0.25) == 0.3
+    # far 0.3 in float: 0.3 * 10 = 3.0000000000000004 / 2.9999... -> 3 allowed -> 0.4
+    assert metrics.threshold_at_far(d, 0.3) == 0.4
+    assert metrics.threshold_at_far(d, 1.0) == float("inf")
+    # Only the 3 smallest of 1000 mismatched pairs given: far 2e-3 allows 2 -> 0.3.
+    assert metrics.threshold_at_far([0.3, 0.1, 0.2], 2e-3, num_mismatched=1000) == 0.3
+    with pytest.raises(ValueError):   # 4 needed (3 allowed), 3 given
+        metrics.threshold_at_far([0.3, 0.1, 0.2], 3e-3, num_mismatched=1000)
+    # Agrees with the jitted tar_at_far on the same pairs.
+    same = np.array([True, False] * 10)
+    dist = np.concatenate([[0.05, x] for x in d])
+    assert metrics.threshold_at_far(dist[~same], 0.2) == pytest.approx(
+        float(metrics.tar_at_far(dist, same, 0.2)["threshold"]))
+
+
+def test_accept_rates_hand_computed():
+    d = np.array([0.1, 0.4, 0.6, 0.2, 0.5, 0.9])
+    same = np.array([True, True, True, False, False, False])
+    r = metrics.accept_rates(d, same, 0.5)
+    # matched accepted: 0.1, 0.4 (0.6 not); mismatched accepted: 0.2 (0.5 is not < 0.5)
+    assert r == {"tar": 2 / 3, "far": 1 / 3, "true_accepts": 2, "false_accepts": 1,
+                 "matched": 3, "mismatched": 3}
+    assert metrics.accept_rates(d[3:], same[3:], 1.0)["tar"] == 0.0  # no matched pair
+
+
+def test_accuracy_optimal_threshold_hand_computed():
+    # matched 0.1, 0.3, 0.35; mismatched 0.2, 0.8: t in (0.35, 0.8] gets 4 of 5 (t = 0.15:
+    # 3, t = 0.25: 2, t = 0.32: 3); the candidate there is the midpoint 0.575.
+    assert metrics.accuracy_optimal_threshold(
+        [0.1, 0.3, 0.35, 0.2, 0.8], [True, True, True, False, False]) == pytest.approx(0.575)

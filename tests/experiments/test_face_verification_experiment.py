@@ -77,11 +77,14 @@ def test_results_have_the_documented_keys(face_run):
 
 def test_verify_identify_cluster(face_run, face_files):
     root, probes = face_files
-    threshold = json.loads((face_run / "results.json").read_text())["verification"]["threshold"]
+    # The verbs' default: the threshold calibrated on validation people for eval.target_far.
+    threshold = json.loads((face_run / "results.json").read_text()
+                           )["thresholds"]["far_calibrated"]
     out = run_cli(["-m", "experiments.face_verification", "verify", "--workdir",
                       str(face_run), probes[0], probes[1]], check=True).stdout
     line = json.loads(out.strip().splitlines()[-1])
-    assert set(line) == {"distance", "same", "threshold"}
+    assert set(line) == {"distance", "same", "threshold", "threshold_name"}
+    assert line["threshold_name"] == "far_calibrated"
     assert line["threshold"] == pytest.approx(threshold)
     assert line["same"] == (line["distance"] < threshold) and 0 <= line["distance"] <= 2
     broken = str(root / "probes" / "broken.png")
@@ -94,6 +97,7 @@ def test_verify_identify_cluster(face_run, face_files):
     for l in lines[1:]:
         assert l["identity"] in (None, "person0", "person1", "person2")
         assert (l["identity"] is None) == (l["distance"] >= threshold)
+        assert (l["threshold"], l["threshold_name"]) == (threshold, "far_calibrated")
     out = run_cli(["-m", "experiments.face_verification", "cluster", "--workdir",
                       str(face_run), str(root / "probes"), "--k", "3"], check=True).stdout
     lines = [json.loads(l) for l in out.splitlines() if l.startswith("{")]
@@ -194,10 +198,123 @@ def test_export_runs_with_jax_and_numpy_alone(face_run, tmp_path):
     signature = json.loads((out / "signature.json").read_text())
     assert signature["platforms"] == ["cpu", "cuda", "tpu"]
     config, state, transform, threshold = face_verification.load_encoder(face_run)
-    assert signature["threshold"] == threshold
+    assert (signature["threshold_name"], signature["threshold"]) == threshold
+    assert threshold.name == "far_calibrated"
     images = np.random.default_rng(4).integers(0, 256, (5, 32, 32, 3), dtype=np.uint8)
     alone = run_export_alone(out, [images], tmp_path)
     x = transform({"image": images, "identity": 0})["inputs"]
     want = np.asarray(encoder(config)(state, {"inputs": x}))
     np.testing.assert_allclose(alone["embeddings"], want, atol=1e-5)
     np.testing.assert_allclose(np.linalg.norm(alone["embeddings"], axis=1), 1.0, atol=1e-5)
+
+
+def test_thresholds_calibrated_on_validation_people(face_run):
+    """results.json: the FAR-calibrated threshold from all pairs of the validation
+    images (20 people x 4), the test people at it and at the accuracy threshold, and
+    clustering without k."""
+    r = json.loads((face_run / "results.json").read_text())
+    t = r["thresholds"]
+    assert t["target_far"] == 1e-3 and t["accuracy_optimal"] == r["verification"]["threshold"]
+    # 80 validation images: 20 x C(4, 2) = 120 matched pairs of C(80, 2) = 3160.
+    assert (t["validation_matched_pairs"], t["validation_mismatched_pairs"]) == (120, 3040)
+    assert t["validation_far"] <= 1e-3 and 0 <= t["validation_tar"] <= 1
+    assert 0 < t["far_calibrated"] <= 2 and 0 < t["accuracy_optimal_validation"] <= 2
+    for key, threshold in (("test_at_target_far", t["far_calibrated"]),
+                           ("test_at_accuracy_threshold", t["accuracy_optimal"])):
+        at = r[key]
+        assert at["threshold"] == threshold
+        # 120 test images: 30 x C(4, 2) = 180 matched pairs of C(120, 2) = 7140.
+        assert (at["matched_pairs"], at["mismatched_pairs"]) == (180, 6960)
+        assert all(0 <= at[k] <= 1 for k in ("tar", "far", "open_set_rejection",
+                                             "known_rejection", "known_identified"))
+    # At the accuracy threshold, the open-set numbers are the identification block's.
+    acc = r["test_at_accuracy_threshold"]
+    assert acc["open_set_rejection"] == pytest.approx(r["identification"]["open_set_rejection"])
+    assert acc["known_rejection"] == pytest.approx(r["identification"]["known_rejection"])
+    # A stricter threshold rejects at least as many strangers and known people.
+    far = r["test_at_target_far"]
+    if t["far_calibrated"] <= t["accuracy_optimal"]:
+        assert far["open_set_rejection"] >= acc["open_set_rejection"]
+        assert far["far"] <= acc["far"] and far["tar"] <= acc["tar"]
+    c = r["clustering_without_k"]
+    assert c["true_people"] == 30 and c["people_found"] >= 1 and c["linkage"] == "average"
+    assert c["threshold"] == t["accuracy_optimal_validation"]
+    assert 0 <= c["nmi"] <= 1 and -1 <= c["ari"] <= 1
+
+
+def test_threshold_choices_and_older_runs(face_run, face_files, tmp_path, capsys):
+    import shutil
+    from experiments import face_verification as fv
+    from jaxdl.errors import UserError
+    root, probes = face_files
+    r = json.loads((face_run / "results.json").read_text())
+
+    def verify(*flags, workdir=face_run):
+        assert fv.main(["verify", "--workdir", str(workdir), probes[0], probes[1],
+                        *flags]) == 0
+        return json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+
+    assert verify("--far")["threshold"] == r["thresholds"]["far_calibrated"]
+    line = verify("--accuracy-threshold")
+    assert (line["threshold_name"], line["threshold"]) == (
+        "accuracy_optimal", r["verification"]["threshold"])
+    line = verify("--threshold", "0.5")
+    assert (line["threshold_name"], line["threshold"]) == ("explicit", 0.5)
+    assert line["same"] == (line["distance"] < 0.5)
+    with pytest.raises(UserError, match="finite number > 0"):
+        verify("--threshold", "-1")
+    # A run whose results.json predates the thresholds block.
+    old = tmp_path / "old"
+    shutil.copytree(face_run, old)
+    del r["thresholds"]
+    (old / "results.json").write_text(json.dumps(r))
+    line = verify(workdir=old)
+    assert (line["threshold_name"], line["threshold"]) == (
+        "accuracy_optimal", r["verification"]["threshold"])
+    assert fv.main(["verify", "--workdir", str(old), probes[0], probes[1]]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("warning:") and "thresholds" in err[0]
+    with pytest.raises(UserError, match="no FAR-calibrated threshold") as e:
+        verify("--far", workdir=old)
+    assert "\n" not in str(e.value)
+    # cluster: --k must be positive; without --k, agglomerative with a summary line.
+    with pytest.raises(UserError, match="at least 1"):
+        fv.main(["cluster", "--workdir", str(face_run), str(root / "probes"), "--k", "0"])
+    assert fv.main(["cluster", "--workdir", str(face_run), str(root / "probes")]) == 0
+    lines = [json.loads(l) for l in capsys.readouterr().out.splitlines()]
+    clustered, summary = [l for l in lines if "cluster" in l], lines[-1]
+    assert len(clustered) == len(probes) and summary["images"] == len(probes)
+    assert summary["people_found"] == len({l["cluster"] for l in clustered})
+    assert {l["cluster"] for l in clustered} == set(range(summary["people_found"]))
+    assert summary["threshold_name"] == "accuracy_optimal_validation"
+    assert summary["threshold"] == json.loads((face_run / "results.json").read_text()
+                                              )["thresholds"]["accuracy_optimal_validation"]
+    # A threshold of 3 (> 2: unit embeddings) puts everyone in one cluster.
+    assert fv.main(["cluster", "--workdir", str(face_run), str(root / "probes"),
+                    "--threshold", "3"]) == 0
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["people_found"] == 1
+
+
+def test_embed_round_trip(face_run, face_files, tmp_path, capsys):
+    from experiments import face_verification as fv
+    from jaxdl.tasks.faces.inference import embed_files, image_paths
+    root, probes = face_files
+    prefix = tmp_path / "out" / "emb"
+    assert fv.main(["embed", "--workdir", str(face_run), str(root / "probes"),
+                    probes[0], "--out", str(prefix)]) == 0
+    summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    matrix = np.load(f"{prefix}.npy")
+    index = [json.loads(l) for l in Path(f"{prefix}.jsonl").read_text().splitlines()]
+    files = image_paths([root / "probes", probes[0]])
+    assert [l["path"] for l in index] == files   # one line per image, in input order
+    bad = [l for l in index if "error" in l]
+    assert [l["path"] for l in bad] == [str(root / "probes" / "broken.png")]
+    assert all("index" not in l for l in bad)
+    good = [l for l in index if "error" not in l]
+    assert [l["index"] for l in good] == list(range(len(good))) == list(range(len(matrix)))
+    assert matrix.dtype == np.float32 and summary["rows"] == len(matrix) == len(probes) + 1
+    assert summary["errors"] == 1 and summary["dim"] == matrix.shape[1] == 32
+    config, state, transform, _ = fv.load_encoder(face_run)
+    want, paths, _ = embed_files(config, state, transform, [l["path"] for l in good])
+    assert paths == [l["path"] for l in good]
+    np.testing.assert_allclose(matrix, want, atol=1e-6)

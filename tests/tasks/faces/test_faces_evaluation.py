@@ -79,3 +79,52 @@ def test_greyscale_source_and_results():
     assert r["raw_pixel_baseline"] == pixel_baseline(to_greyscale(images), labels,
                                                      cluster=False, **options)
     assert r["raw_pixel_baseline"] != pixel_baseline(images, labels, cluster=False, **options)
+
+
+def test_far_calibrated_threshold_over_all_pairs_in_blocks():
+    """Against brute force over every pair i < j: the blocked search for the
+    smallest mismatched distances gives the same threshold, rates and counts."""
+    from jaxdl import metrics
+    from jaxdl.tasks.faces.evaluation import far_calibrated_threshold, pair_counts
+    emb, labels = _blobs(0.6, people=12, per_person=4, seed=3)
+    i, j = np.triu_indices(len(labels), 1)
+    d = np.linalg.norm(emb[i] - emb[j], axis=1)
+    same = labels[i] == labels[j]
+    assert pair_counts(labels) == (int(same.sum()), int((~same).sum())) == (72, 1056)
+    for far in (0.0, 1e-3, 0.01, 0.05):
+        r = far_calibrated_threshold(emb, labels, far, block=7)
+        want = np.sort(d[~same])[int(np.floor(far * 1056 + 1e-4))]
+        assert r["threshold"] == pytest.approx(want, abs=1e-9)
+        assert r["far"] == np.sum(~same & (d < want)) / 1056 <= far
+        assert r["tar"] == pytest.approx(np.sum(same & (d < want)) / 72)
+        assert (r["matched_pairs"], r["mismatched_pairs"]) == (72, 1056)
+    # far 0.01: 10 false accepts allowed of 1056, the 11th smallest is the threshold
+    assert far_calibrated_threshold(emb, labels, 0.01)["far"] == 10 / 1056
+
+
+def test_decisions_at_threshold_and_clustering_without_k():
+    from jaxdl.tasks.faces.evaluation import (clustering_without_k, decisions_at_threshold,
+                                              evaluate_embeddings)
+    emb, labels = _blobs(0.01, people=20, per_person=4)
+    # Separated people: any threshold between the within- and across-person distances
+    # accepts every matched pair, rejects every stranger and names every probe.
+    r = decisions_at_threshold(emb, labels, 0.5, seed=0, unknown_fraction=0.2)
+    assert (r["tar"], r["far"], r["open_set_rejection"], r["known_rejection"],
+            r["known_identified"]) == (1.0, 0.0, 1.0, 0.0, 1.0)
+    assert (r["matched_pairs"], r["mismatched_pairs"]) == (20 * 6, 80 * 79 // 2 - 120)
+    # Threshold 0: nothing accepted; threshold 3 (> 2, unit vectors): everything.
+    none = decisions_at_threshold(emb, labels, 0.0)
+    assert (none["tar"], none["open_set_rejection"], none["known_rejection"]) == (0, 1, 1)
+    both = decisions_at_threshold(emb, labels, 3.0)
+    assert (both["tar"], both["far"], both["open_set_rejection"]) == (1.0, 1.0, 0.0)
+    # At evaluate_embeddings' own threshold it gives that evaluation's open-set numbers.
+    noisy, noisy_labels = _blobs(0.5, people=20, per_person=4, seed=2)
+    report = evaluate_embeddings(noisy, noisy_labels, matched_per_fold=10,
+                                 mismatched_per_fold=10, cluster=False)
+    at = decisions_at_threshold(noisy, noisy_labels, report.threshold)
+    for key in ("open_set_rejection", "known_rejection"):
+        assert at[key] == pytest.approx(report.results["identification"][key])
+    c = clustering_without_k(emb, labels, 0.5)
+    assert (c["people_found"], c["true_people"], c["linkage"]) == (20, 20, "average")
+    assert c["nmi"] == pytest.approx(1.0, abs=1e-5) and c["ari"] == pytest.approx(1.0)
+    assert clustering_without_k(emb, labels, 3.0)["people_found"] == 1
