@@ -237,7 +237,7 @@ def test_thresholds_calibrated_on_validation_people(face_run):
         assert far["open_set_rejection"] >= acc["open_set_rejection"]
         assert far["far"] <= acc["far"] and far["tar"] <= acc["tar"]
     c = r["clustering_without_k"]
-    assert c["true_people"] == 30 and c["people_found"] >= 1 and c["linkage"] == "average"
+    assert c["true_people"] == 30 and c["people_found"] >= 1 and c["linkage"] == "complete"
     assert c["threshold"] == t["accuracy_optimal_validation"]
     assert 0 <= c["nmi"] <= 1 and -1 <= c["ari"] <= 1
 
