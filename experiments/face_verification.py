@@ -46,7 +46,7 @@ from jaxdl.tasks.faces.evaluation import (evaluate_embeddings, evaluation_option
                                           threshold_report)
 from jaxdl.tasks.faces.inference import (cluster_embeddings, embed, embed_files,
                                          embed_pictures, encoder, face_example,
-                                         image_paths, nearest_identity)
+                                         nearest_identity)
 from jaxdl.tasks.faces.model import ResNetEncoder
 from jaxdl.tasks.faces.pairs import make_pairs
 from jaxdl.tasks.faces.plots import run_plots
@@ -301,7 +301,7 @@ def identify(workdir, gallery: str, probes: list[str], *, threshold=None, out=No
     config, state, transform, chosen = load_encoder(workdir, threshold)
     folder = images.ImageFolder(gallery, size=config.data.image_size)
     gallery_emb = embed_pictures(config, state, transform, folder.images)
-    emb, good, errors = embed_files(config, state, transform, image_paths(probes))
+    emb, good, errors = embed_files(config, state, transform, images.expand_image_paths(probes))
     for path, err in [*folder.skipped, *errors]:  # gallery files not enrolled, then probes
         print(json.dumps({"path": path, "error": err}), file=out)
     names = [folder.class_names[label] for label in folder.labels]
@@ -351,7 +351,7 @@ def embed_verb(workdir, paths: list[str], prefix: str, *, out=None) -> int:
     config, state = run.config, run.state
     transform = face_example(run.meta["normalization"]["mean"],
                              run.meta["normalization"]["std"])
-    files = image_paths(paths)
+    files = images.expand_image_paths(paths)
     batch = max(1, int(config.eval.batch_size))
     rows, lines = [], []
     for start in range(0, len(files), batch):

@@ -297,7 +297,8 @@ def test_threshold_choices_and_older_runs(face_run, face_files, tmp_path, capsys
 
 def test_embed_round_trip(face_run, face_files, tmp_path, capsys):
     from experiments import face_verification as fv
-    from jaxdl.tasks.faces.inference import embed_files, image_paths
+    from jaxdl.data.images import expand_image_paths as image_paths
+    from jaxdl.tasks.faces.inference import embed_files
     root, probes = face_files
     prefix = tmp_path / "out" / "emb"
     assert fv.main(["embed", "--workdir", str(face_run), str(root / "probes"),

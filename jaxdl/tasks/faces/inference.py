@@ -70,15 +70,6 @@ def embed_pictures(config, state, transform, pictures) -> np.ndarray:
     return np.asarray(encoder(config)(state, {"inputs": x}))
 
 
-def image_paths(paths: Sequence[str | Path]) -> list[str]:
-    """The paths, with each folder among them replaced by the image files under it
-    (`images.list_image_files`: any format Pillow opens, recursively, sorted)."""
-    out = []
-    for path in paths:
-        out.extend(images.list_image_files(path) if Path(path).is_dir() else [str(path)])
-    return out
-
-
 def embed_files(config, state, transform, paths: Sequence[str | Path]
                 ) -> tuple[np.ndarray, list[str], list[tuple[str, str]]]:
     """(embeddings [M, D] of the readable files, their paths, [(path, error)])."""
