@@ -27,7 +27,7 @@ from jaxdl import cli
 from jaxdl import config as config_lib
 from jaxdl import losses, metrics, plots
 from jaxdl.data import image_classification, pipeline, transforms
-from jaxdl.data.images import ImageError, load_image
+from jaxdl.serving import export_arguments
 from jaxdl.tasks.day_night.model import ShallowCNN
 from jaxdl.train import checkpoint, cross_validation, loop, replicas
 from jaxdl.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer
@@ -264,88 +264,47 @@ def predict(workdir: str | Path, paths: list[str], *, batch_size: int = 64,
     import csv
     from tqdm.auto import tqdm
     from jaxdl.data.images import expand_image_paths
+    from jaxdl.tasks.day_night.inference import predict_files
     if fmt not in PREDICT_FORMATS:
         raise config_lib.ConfigError(f"--format must be one of {', '.join(PREDICT_FORMATS)}, "
                                      f"got {fmt!r}")
     if batch_size < 1:
         raise config_lib.ConfigError(f"--batch-size must be at least 1, got {batch_size}")
     run = load_finished_run(workdir, create_state)
-    config, state = run.config, run.state
-    norm, names = run.meta["normalization"], run.meta["class_names"]
-    size, threshold = config.data.image_size, config.eval.threshold
+    names = run.meta["class_names"]
     files = expand_image_paths(paths)
-    apply = jax.jit(predict_step)
-    key = f"p_{names[1]}"
     out = out or sys.stdout
     writer = None
     if fmt == "csv":
-        writer = csv.DictWriter(out, fieldnames=["path", "label", key, "error"])
+        writer = csv.DictWriter(out, fieldnames=["path", "label", f"p_{names[1]}", "error"])
         writer.writeheader()
-
-    def emit(row):
+    failures = 0
+    rows = predict_files(run.state, files, image_size=run.config.data.image_size,
+                         normalization=run.meta["normalization"], class_names=names,
+                         threshold=run.config.eval.threshold, batch_size=batch_size)
+    for row in tqdm(rows, total=len(files), unit="image", desc="predict", disable=None,
+                    file=sys.stderr):
+        failures += "error" in row
         if writer is not None:
             writer.writerow(row)
             out.flush()
         else:
             print(json.dumps(row), file=out, flush=True)
-
-    failures = 0
-    with tqdm(total=len(files), unit="image", desc="predict", disable=None,
-              file=sys.stderr) as bar:
-        for lo in range(0, len(files), batch_size):
-            chunk = files[lo:lo + batch_size]
-            pictures, rows = [], []
-            for path in chunk:
-                try:
-                    pictures.append(load_image(path, size))
-                    rows.append({"path": path})
-                except ImageError as e:
-                    rows.append({"path": path, "error": str(e)})
-            if pictures:
-                x = transforms.normalize_image(np.stack(pictures), norm["mean"], norm["std"])
-                # Padded to a whole batch: one compiled shape for every chunk.
-                padded = np.zeros((batch_size,) + x.shape[1:], np.float32)
-                padded[:len(x)] = x
-                probs = iter(np.asarray(jax.nn.sigmoid(apply(state, {"inputs": padded})))
-                             [:len(x)])
-            for row in rows:
-                if "error" in row:
-                    failures += 1
-                else:
-                    p = float(next(probs))
-                    row.update(label=names[1] if p > threshold else names[0],
-                               **{key: round(p, 6)})
-                emit(row)
-            bar.update(len(chunk))
     return 1 if files and failures == len(files) else 0
 
 
 # -- export -------------------------------------------------------------------
 def export(workdir: str | Path, out_dir: str | Path | None = None, *, out=None) -> int:
-    """Writes the best checkpoint's classifier as a jax.export file (uint8 pictures in,
-    p(class 1) and the label index out; normalisation and threshold inside) with
-    its signature and loader (`jaxdl.serving`); prints one JSON line."""
+    """Writes the best checkpoint's classifier with jax.export (`export_classifier`);
+    prints one JSON line."""
     from jaxdl import serving
+    from jaxdl.tasks.day_night.inference import export_classifier
     run = load_finished_run(workdir, create_state)
-    config, state = run.config, run.state
-    norm, names = run.meta["normalization"], run.meta["class_names"]
-    threshold = float(config.eval.threshold)
-
-    def infer(images):
-        x = serving.normalized_images(images, norm["mean"], norm["std"])
-        p = jax.nn.sigmoid(predict_step(state, {"inputs": x}))
-        return p, (p > threshold).astype(jnp.int32)
-
     out_dir = serving.export_dir(workdir, out_dir)
-    signature = serving.export_function(
-        infer, [serving.image_input(config.data.image_size)], out_dir,
-        outputs=[{"name": f"p_{names[1]}", "shape": ["batch"], "dtype": "float32",
-                  "description": f"probability of {names[1]!r}"},
-                 {"name": "label", "shape": ["batch"], "dtype": "int32",
-                  "description": f"index into class_names: p_{names[1]} > threshold"}],
-        info={"task": "day_night", "image_size": config.data.image_size,
-              "class_names": list(names), "threshold": threshold,
-              "normalization": norm, "weights": "ema_params" if state.ema_decay else "params"})
+    signature = export_classifier(
+        run.state, image_size=run.config.data.image_size,
+        normalization=run.meta["normalization"], class_names=run.meta["class_names"],
+        threshold=run.config.eval.threshold, out_dir=out_dir)
     print(json.dumps(serving.summary_line(out_dir, signature)), file=out, flush=True)
     return 0
 
@@ -365,16 +324,10 @@ def _predict_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("images", nargs="+", help="image files and folders (searched recursively)")
 
 
-def _export_args(p: argparse.ArgumentParser) -> None:
-    """Export a finished run's classifier with jax.export (runs with jax and numpy only)."""
-    from jaxdl import serving
-    serving.add_export_arguments(p)
-
-
 def main(argv=None) -> int:
     verb, args, overrides = config_lib.parse_command(
         argv, verbs={"train": _train_args, "predict": _predict_args,
-                     "export": _export_args},
+                     "export": export_arguments},
         prog="python -m experiments.day_night")
     if verb == "predict":
         return predict(args.workdir, args.images, batch_size=args.batch_size,

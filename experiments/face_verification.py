@@ -27,7 +27,6 @@ import logging
 import sys
 import time
 from pathlib import Path
-from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -44,6 +43,9 @@ from jaxdl.errors import UserError
 from jaxdl.tasks.faces.evaluation import (evaluate_embeddings, evaluation_options,
                                           greyscale_results, pixel_baseline,
                                           threshold_report)
+from jaxdl.serving import export_arguments as serving_export_arguments
+from jaxdl.tasks.faces.inference import (choose_threshold, embed_files_indexed,
+                                         export_encoder)
 from jaxdl.tasks.faces.inference import (cluster_embeddings, embed, embed_files,
                                          embed_pictures, encoder, face_example,
                                          nearest_identity)
@@ -224,54 +226,6 @@ def run_seed_study(config, data, transform, mean, std, workdir: Path, *,
 
 
 # -- deployment verbs ---------------------------------------------------------
-class Threshold(NamedTuple):
-    """A verb's decision threshold: "same person" when the L2 distance is below `value`."""
-    name: str      # "far_calibrated" | "accuracy_optimal" | "accuracy_optimal_validation" | "explicit"
-    value: float
-
-
-class ThresholdError(UserError, ValueError):
-    """No such threshold in this run, or a meaningless explicit one."""
-
-
-def choose_threshold(results: dict | None, choice: str | float | None = None, *,
-                     workdir="the run", default: str = "far") -> Threshold:
-    """The decision threshold of a finished run's results.json.
-
-    choice: "far" (the FAR-calibrated one; an error on a run without it),
-    "accuracy" (the accuracy-optimal one, results.json verification.threshold),
-    "accuracy_validation" (accuracy-optimal on the validation people), a float (an
-    explicit distance), or None: `default`, falling back with a one-line warning to
-    verification.threshold on a run whose results.json predates "thresholds".
-    """
-    if choice is not None and not isinstance(choice, str):
-        value = float(choice)
-        if not (np.isfinite(value) and value > 0):
-            raise ThresholdError(f"--threshold {choice}: a distance threshold must be a "
-                                 "finite number > 0 (unit embeddings: at most 2)")
-        return Threshold("explicit", value)
-    if not results or "threshold" not in results.get("verification", {}):
-        raise ThresholdError(f"{workdir}: no results.json with a verification threshold "
-                             "(has the run finished?); pass --threshold X")
-    calibrated = results.get("thresholds")
-    want = default if choice is None else choice
-    if calibrated is None and want != "accuracy":
-        if choice == "far":
-            raise ThresholdError(f"{workdir}: results.json has no FAR-calibrated threshold "
-                                 "(the run predates it); use --accuracy-threshold or "
-                                 "--threshold X")
-        print(f"warning: {workdir}: results.json has no \"thresholds\" block (an older "
-              "run); using verification.threshold, the accuracy-optimal one",
-              file=sys.stderr, flush=True)
-        want = "accuracy"
-    if want == "far":
-        return Threshold("far_calibrated", float(calibrated["far_calibrated"]))
-    if want == "accuracy_validation":
-        return Threshold("accuracy_optimal_validation",
-                         float(calibrated["accuracy_optimal_validation"]))
-    return Threshold("accuracy_optimal", float(results["verification"]["threshold"]))
-
-
 def load_encoder(workdir: str | Path, threshold: str | float | None = None, *,
                  default: str = "far"):
     """(config, state of the best checkpoint, transform, Threshold) of a finished run;
@@ -282,10 +236,6 @@ def load_encoder(workdir: str | Path, threshold: str | float | None = None, *,
     return run.config, run.state, face_example(norm["mean"], norm["std"]), chosen
 
 
-def _threshold_fields(threshold: Threshold) -> dict:
-    return {"threshold": threshold.value, "threshold_name": threshold.name}
-
-
 def verify(workdir, a: str, b: str, *, threshold=None, out=None) -> int:
     config, state, transform, chosen = load_encoder(workdir, threshold)
     emb, good, errors = embed_files(config, state, transform, [a, b])
@@ -293,7 +243,7 @@ def verify(workdir, a: str, b: str, *, threshold=None, out=None) -> int:
         raise images.ImageError("; ".join(e for _, e in errors))
     distance = float(np.linalg.norm(emb[0] - emb[1]))
     print(json.dumps({"distance": round(distance, 6), "same": distance < chosen.value,
-                      **_threshold_fields(chosen)}), file=out)
+                      **chosen.fields()}), file=out)
     return 0
 
 
@@ -308,7 +258,7 @@ def identify(workdir, gallery: str, probes: list[str], *, threshold=None, out=No
     for path, probe in zip(good, emb):
         name, distance = nearest_identity(gallery_emb, names, probe, chosen.value)
         print(json.dumps({"path": path, "identity": name, "distance": round(distance, 6),
-                          **_threshold_fields(chosen)}), file=out)
+                          **chosen.fields()}), file=out)
     return 1 if probes and not good else 0
 
 
@@ -339,7 +289,7 @@ def cluster(workdir, folder: str, k: int | None = None, *, threshold=None, out=N
     if k is None:
         print(json.dumps({"people_found": int(assignments.max()) + 1 if len(good) else 0,
                           "images": len(good), "linkage": linkage,
-                          **_threshold_fields(chosen)}), file=out)
+                          **chosen.fields()}), file=out)
     return 0
 
 
@@ -351,22 +301,9 @@ def embed_verb(workdir, paths: list[str], prefix: str, *, out=None) -> int:
     config, state = run.config, run.state
     transform = face_example(run.meta["normalization"]["mean"],
                              run.meta["normalization"]["std"])
-    files = images.expand_image_paths(paths)
-    batch = max(1, int(config.eval.batch_size))
-    rows, lines = [], []
-    for start in range(0, len(files), batch):
-        emb, good, errors = embed_files(config, state, transform, files[start:start + batch])
-        bad = dict(errors)
-        readable = iter(range(len(good)))
-        for path in map(str, files[start:start + batch]):
-            if path in bad:
-                lines.append({"path": path, "error": bad[path]})
-            else:
-                lines.append({"index": sum(len(r) for r in rows) + next(readable),
-                              "path": path})
-        rows.append(np.asarray(emb, np.float32))
-    matrix = (np.concatenate(rows) if rows
-              else np.zeros((0, config.model.embedding_dim), np.float32))
+    matrix, lines = embed_files_indexed(config, state, transform,
+                                        images.expand_image_paths(paths),
+                                        max(1, int(config.eval.batch_size)))
     prefix = Path(prefix)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     npy, jsonl = Path(f"{prefix}.npy"), Path(f"{prefix}.jsonl")
@@ -375,7 +312,7 @@ def embed_verb(workdir, paths: list[str], prefix: str, *, out=None) -> int:
     print(json.dumps({"embeddings": str(npy), "index": str(jsonl), "rows": len(matrix),
                       "dim": int(matrix.shape[1]),
                       "errors": sum("error" in line for line in lines)}), file=out)
-    return 1 if files and not len(matrix) else 0
+    return 1 if lines and not len(matrix) else 0
 
 
 # -- command line -------------------------------------------------------------
@@ -436,47 +373,22 @@ def _embed_args(p: argparse.ArgumentParser) -> None:
 
 
 def export(workdir: str | Path, out_dir: str | Path | None = None, *, out=None) -> int:
-    """Writes the best checkpoint's encoder as a jax.export file (uint8 pictures in,
-    unit embeddings out; normalisation and the run's flip averaging inside) with its
-    signature (the verbs' default decision threshold: the FAR-calibrated one, or
-    verification.threshold on an older run; "threshold_name" says which) and loader; prints one JSON line."""
+    """Writes the best checkpoint's encoder with jax.export (`export_encoder`: the
+    verbs' default decision threshold in its signature); prints one JSON line."""
     from jaxdl import serving
-    from jaxdl.tasks.faces.inference import encode_step
-    config, state, _, threshold = load_encoder(workdir)
-    norm = load_finished_run(workdir, create_state).meta["normalization"]
-    flip = bool(config.eval.get("flip_average", False))
-
-    def infer(images):
-        x = serving.normalized_images(images, norm["mean"], norm["std"])
-        return (encode_step(state, {"inputs": x}, flip_average=flip),)
-
+    run = load_finished_run(workdir, create_state)
     out_dir = serving.export_dir(workdir, out_dir)
-    signature = serving.export_function(
-        infer, [serving.image_input(config.data.image_size)], out_dir,
-        outputs=[{"name": "embeddings", "shape": ["batch", config.model.embedding_dim],
-                  "dtype": "float32",
-                  "description": "unit-length embeddings: same person when the "
-                                 "Euclidean distance is below the threshold"}],
-        info={"task": "face_verification", "image_size": config.data.image_size,
-              "embedding_dim": config.model.embedding_dim, "threshold": threshold.value,
-              "threshold_name": threshold.name,
-              "flip_average": flip, "normalization": norm,
-              "weights": "ema_params" if state.ema_decay else "params"})
+    signature = export_encoder(run.config, run.state, run.meta["normalization"],
+                               choose_threshold(run.results, workdir=workdir), out_dir)
     print(json.dumps(serving.summary_line(out_dir, signature)), file=out, flush=True)
     return 0
-
-
-def _export_args(p: argparse.ArgumentParser) -> None:
-    """Export a finished run's encoder with jax.export (runs with jax and numpy only)."""
-    from jaxdl import serving
-    serving.add_export_arguments(p)
 
 
 def main(argv=None) -> int:
     verb, args, overrides = config_lib.parse_command(
         argv, verbs={"train": _train_args, "verify": _verify_args,
                      "identify": _identify_args, "cluster": _cluster_args,
-                     "embed": _embed_args, "export": _export_args},
+                     "embed": _embed_args, "export": serving_export_arguments},
         prog="python -m experiments.face_verification")
     if verb == "export":
         return export(args.workdir, args.out)

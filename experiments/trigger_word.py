@@ -39,7 +39,8 @@ from jaxdl.train.optim import OPTIMIZERS, SCHEDULES, make_optimizer
 from jaxdl.train.parallel import STRATEGIES, Strategy
 from jaxdl.train.options import check_train_options, fit_options, model_dtype, state_options
 from jaxdl.train.state import TrainState
-from jaxdl.train.steps import predict_step, train_step
+from jaxdl.serving import export_arguments
+from jaxdl.train.steps import train_step
 from jaxdl.workdir import load_finished_run, prepare_workdir, run_record, write_json
 
 DEFAULT_CONFIG = "configs/trigger_word.py"
@@ -295,52 +296,26 @@ def _synthesize_args(p: argparse.ArgumentParser) -> None:
 
 
 def export(workdir: str | Path, out_dir: str | Path | None = None, *, out=None) -> int:
-    """Writes the best checkpoint's detector as a jax.export file (clips of audio in,
-    the per-step probabilities out; the feature front end and its normalisation
-    inside) with its signature (sample rate, clip length, the chime rule) and
-    loader; prints one JSON line."""
+    """Writes the best checkpoint's detector with jax.export
+    (`detection.export_detector`); prints one JSON line."""
     from jaxdl import serving
     run = load_finished_run(workdir, create_state)
-    config, state, norm = run.config, run.state, run.meta["normalization"]
-    spec, features = clip_spec(config, "test"), feature_spec(config)
-    mean = jnp.asarray(norm["mean"], jnp.float32)
-    std = jnp.asarray(norm["std"], jnp.float32)
-
-    def infer(audio):
-        x = generator.spectrogram(audio, features, mean, std)
-        return (jax.nn.sigmoid(predict_step(state, {"inputs": x})),)
-
-    e = config.eval
+    config, norm = run.config, run.meta["normalization"]
     out_dir = serving.export_dir(workdir, out_dir)
-    signature = serving.export_function(
-        infer, [{"name": "audio", "shape": ("batch", spec.num_samples), "dtype": "float32",
-                 "description": f"mono clips of {spec.seconds:g} s at {spec.sample_rate} Hz, "
-                                f"samples in [-1, 1]"}], out_dir,
-        outputs=[{"name": "probs", "shape": ["batch", output_steps(config)],
-                  "dtype": "float32",
-                  "description": "probability that the trigger word has just ended, "
-                                 "per output step (the clip's length / steps apart)"}],
-        info={"task": "trigger_word", "trigger": config.data.get("trigger", "activate"),
-              "sample_rate": spec.sample_rate, "clip_seconds": spec.seconds,
-              "output_steps": output_steps(config), "threshold": float(e.threshold),
-              "chime_rule": {"min_consecutive": int(e.min_consecutive),
-                             "refractory": int(e.refractory)},
-              "weights": "ema_params" if state.ema_decay else "params"})
+    signature = detection.export_detector(
+        run.state, spec=clip_spec(config, "test"), features=feature_spec(config),
+        mean=norm["mean"], std=norm["std"], num_steps=output_steps(config),
+        eval_config=config.eval, trigger=config.data.get("trigger", "activate"),
+        out_dir=out_dir)
     print(json.dumps(serving.summary_line(out_dir, signature)), file=out, flush=True)
     return 0
-
-
-def _export_args(p: argparse.ArgumentParser) -> None:
-    """Export a finished run's detector with jax.export (runs with jax and numpy only)."""
-    from jaxdl import serving
-    serving.add_export_arguments(p)
 
 
 def main(argv=None) -> int:
     verb, args, overrides = config_lib.parse_command(
         argv, verbs={"train": _train_args, "detect": _detect_args,
                      "synthesize": _synthesize_args, "check": _check_args,
-                     "export": _export_args},
+                     "export": export_arguments},
         prog="python -m experiments.trigger_word")
     if verb == "export":
         return export(args.workdir, args.out)

@@ -129,9 +129,8 @@ def load(directory: str | Path) -> Callable[..., dict]:
 
 
 # -- what the experiments' `export` verbs share -----------------------------------------
-def add_export_arguments(parser) -> None:
-    """The `export` verb's arguments: --workdir (a finished run) and --out (default
-    WORKDIR/export)."""
+def export_arguments(parser) -> None:
+    """Export a finished run's model with jax.export (it then runs with jax and numpy only)."""
     parser.add_argument("--workdir", required=True, help="a finished run's workdir")
     parser.add_argument("--out", help="where to write the export (default: WORKDIR/export)")
 

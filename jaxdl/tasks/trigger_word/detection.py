@@ -182,3 +182,32 @@ def detect_files(state, paths: list[str], *, spec: ClipSpec, features, mean, std
             line["chime"] = str(target)
         print(json.dumps(line), file=out, flush=True)
     return 1 if paths and failures == len(paths) else 0
+
+
+def export_detector(state, *, spec: ClipSpec, features, mean, std, num_steps: int,
+                    eval_config, trigger: str, out_dir) -> dict:
+    """Writes the detector with `jaxdl.serving.export_function`: clips of audio in,
+    the per-step probabilities out (the feature front end and its normalisation
+    inside); the signature carries the sample rate, clip length, threshold and chime
+    rule. Returns the signature."""
+    from jaxdl import serving
+    mean, std = jnp.asarray(mean, jnp.float32), jnp.asarray(std, jnp.float32)
+
+    def infer(audio):
+        _, probs = predict(state, spectrogram(audio, features, mean, std))
+        return (probs,)
+
+    e = eval_config
+    return serving.export_function(
+        infer, [{"name": "audio", "shape": ("batch", spec.num_samples), "dtype": "float32",
+                 "description": f"mono clips of {spec.seconds:g} s at {spec.sample_rate} Hz, "
+                                f"samples in [-1, 1]"}], out_dir,
+        outputs=[{"name": "probs", "shape": ["batch", num_steps], "dtype": "float32",
+                  "description": "probability that the trigger word has just ended, "
+                                 "per output step (the clip's length / steps apart)"}],
+        info={"task": "trigger_word", "trigger": trigger, "sample_rate": spec.sample_rate,
+              "clip_seconds": spec.seconds, "output_steps": num_steps,
+              "threshold": float(e.threshold),
+              "chime_rule": {"min_consecutive": int(e.min_consecutive),
+                             "refractory": int(e.refractory)},
+              "weights": "ema_params" if state.ema_decay else "params"})
